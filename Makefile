@@ -1,0 +1,57 @@
+# initcourse: the Makefile is the project's vocabulary. `make help` lists it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.initcourse-installed
+PORT ?= 8888
+
+# JAX runs on the CPU here: no accelerator probing, no "GPU not found" noise.
+export JAX_PLATFORMS := cpu
+export PYTHONHASHSEED := 0
+
+.PHONY: help install lab test test-fast test-notebooks test-browser lint bench notebooks grade clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "initcourse needs Python >= 3.11; PYTHON=$(PYTHON) is " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	@touch $@
+
+install: $(STAMP)  ## Create .venv (if missing) and install the pinned course environment
+
+lab: install  ## Open JupyterLab on notebooks/ (127.0.0.1, token authentication on)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --ip=127.0.0.1 --port=$(PORT)
+
+test: install  ## Run the whole suite: unit tests, nbval on every notebook, browser tests
+	$(BIN)/python -m pytest
+
+test-fast: install  ## Unit tests only (no notebooks, no browser)
+	$(BIN)/python -m pytest tests -m "not browser"
+
+test-notebooks: install  ## nbval on every notebook
+	$(BIN)/python -m pytest notebooks
+
+test-browser: install  ## JupyterLab + Chromium tests only
+	$(BIN)/python -m pytest tests -m browser
+
+lint: install  ## ruff on the package, tests, benchmarks and notebooks
+	$(BIN)/ruff check initcourse tests benchmarks notebooks
+
+bench: install  ## Run the benchmarks (they print their figures)
+	$(BIN)/python benchmarks/foundation.py
+	$(BIN)/python benchmarks/explorers.py
+
+notebooks: install  ## Re-execute every notebook top to bottom and store its outputs
+	$(BIN)/python -m initcourse.tools.execute_notebooks notebooks/[0-9][0-9]_*.ipynb
+
+grade: install  ## Grade submitted notebooks: make grade SUBMISSIONS=folder/ [OUT=report.csv]
+	$(BIN)/python -m initcourse grade $(SUBMISSIONS) $(if $(OUT),--out $(OUT))
+
+clean:  ## Remove caches and test artifacts (keeps .venv)
+	rm -rf .pytest_cache .ruff_cache .hypothesis test-artifacts build *.egg-info

@@ -1,0 +1,71 @@
+"""initcourse: an interactive course on neural-network weight initialization.
+
+The helper package of the course's notebooks:
+
+- :mod:`initcourse.solver`: the exercise's answer key, :class:`LecunDense` and :func:`solve`.
+- :mod:`initcourse.initializers`: the registry of initializers and their theory
+  (:func:`expected_std`, :func:`measured_std`).
+- :mod:`initcourse.propagation`: signal and gradient statistics of deep MLPs
+  (:func:`layer_stats`, :func:`predicted_stats`).
+- :mod:`initcourse.explorers`, :mod:`initcourse.plots`, :mod:`initcourse.grader`: widgets,
+  figures and the exercise check. They load matplotlib and ipywidgets, so they are
+  imported only when first used.
+
+Importing the package has no side effects: it changes no matplotlib or JAX setting.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from initcourse.initializers import (
+    INITIALIZERS,
+    expected_std,
+    get_initializer,
+    measured_std,
+    sample_kernel,
+)
+from initcourse.propagation import ACTIVATIONS, LayerStats, layer_stats, predicted_stats
+from initcourse.solver import LecunDense, solve
+
+__version__ = "0.1.0"
+
+# name -> module that defines it, loaded on first access (PEP 562).
+_LAZY = {
+    "check": "initcourse.grader",
+    "hint": "initcourse.grader",
+    "show_solution": "initcourse.grader",
+    "CheckReport": "initcourse.grader",
+    "FanInExplorer": "initcourse.explorers",
+    "DepthExplorer": "initcourse.explorers",
+    "fan_in_explorer": "initcourse.explorers",
+    "depth_explorer": "initcourse.explorers",
+}
+
+__all__ = [
+    "ACTIVATIONS",
+    "INITIALIZERS",
+    "LayerStats",
+    "LecunDense",
+    "expected_std",
+    "get_initializer",
+    "layer_stats",
+    "measured_std",
+    "predicted_stats",
+    "sample_kernel",
+    "solve",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'initcourse' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -48,7 +48,7 @@ bench: install  ## Run the benchmarks (they print their figures)
 	$(BIN)/python benchmarks/explorers.py
 
 notebooks: install  ## Re-execute every notebook top to bottom and store its outputs
-	$(BIN)/python -m initcourse.tools.execute_notebooks notebooks/[0-9][0-9]_*.ipynb
+	$(BIN)/python tools/execute_notebooks.py notebooks/[0-9][0-9]_*.ipynb
 
 grade: install  ## Grade submitted notebooks: make grade SUBMISSIONS=folder/ [OUT=report.csv]
 	$(BIN)/python -m initcourse grade $(SUBMISSIONS) $(if $(OUT),--out $(OUT))

@@ -1,0 +1,72 @@
+"""Execute notebooks top to bottom in a fresh kernel and store their outputs.
+
+    python tools/execute_notebooks.py notebooks/03_signal_propagation.ipynb ...
+
+This is how the committed outputs are made (``make notebooks``): one run after a
+restart, execution counts 1, 2, 3, ..., JAX on the CPU, and clean metadata (no widget
+state, no per-machine kernel details). A notebook that fails to execute is left
+untouched and the error is reported.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+KERNEL_METADATA = {
+    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+    "language_info": {"name": "python"},
+}
+
+
+def clean(nb) -> None:
+    nb.metadata = nbformat.from_dict(dict(KERNEL_METADATA))
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("collapsed", None)
+        cell.metadata.pop("scrolled", None)
+        if cell.cell_type == "code":
+            for output in cell.outputs:
+                output.get("metadata", {}).pop("execution", None)
+
+
+def execute(path: Path, timeout: int = 300) -> float:
+    nb = nbformat.read(path, as_version=4)
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    start = time.perf_counter()
+    client.execute()
+    elapsed = time.perf_counter() - start
+    clean(nb)
+    nbformat.validate(nb)
+    nbformat.write(nb, path)
+    return elapsed
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__)
+        return 2
+    failed = 0
+    for arg in argv:
+        path = Path(arg)
+        try:
+            elapsed = execute(path)
+        except CellExecutionError as exc:
+            failed += 1
+            print(f"FAILED {path}: {str(exc).splitlines()[-1] if str(exc) else exc}", file=sys.stderr)
+            continue
+        print(f"executed {path} in {elapsed:.1f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -161,7 +161,8 @@ def layer_stats(
         if cached is not None and cached[0] == tag:
             buffer, redraw = cached[1], False
         else:
-            buffer, redraw = (cached[1] if cached else jnp.zeros((depth, width, width))), True
+            buffer = cached[1] if cached else np.zeros((depth, width, width), np.float32)
+            redraw = True
     else:
         if stddev is not None:
             raise ValueError("stddev only applies to initializer='normal'")

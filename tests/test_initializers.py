@@ -1,0 +1,144 @@
+"""The initializer registry's theory against sampling with the real Flax initializers."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import linen as nn
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import initcourse
+from initcourse import initializers as inits
+from initcourse.initializers import INITIALIZERS, expected_std, measured_std, sample_kernel
+
+RANDOM = [name for name, spec in INITIALIZERS.items() if spec.family != "constant"]
+
+# What Flax exposes under each name, written out independently of the registry.
+FLAX = {
+    "lecun_normal": nn.initializers.lecun_normal(),
+    "lecun_uniform": nn.initializers.lecun_uniform(),
+    "glorot_normal": nn.initializers.glorot_normal(),
+    "glorot_uniform": nn.initializers.glorot_uniform(),
+    "he_normal": nn.initializers.he_normal(),
+    "he_uniform": nn.initializers.he_uniform(),
+    "normal": nn.initializers.normal(),
+    "orthogonal": nn.initializers.orthogonal(),
+    "zeros": nn.initializers.zeros,
+    "ones": nn.initializers.ones,
+}
+
+
+def test_registry_holds_the_course_initializers_in_teaching_order():
+    assert list(INITIALIZERS) == list(FLAX)
+    assert initcourse.INITIALIZERS is INITIALIZERS
+
+
+def test_worked_examples():
+    assert expected_std("lecun_normal", 64) == 0.125
+    assert expected_std("lecun_normal", 64, 64) == 0.125
+    assert expected_std("lecun_normal", 256, 10) == 0.0625
+    assert expected_std("glorot_uniform", 100, 300) == pytest.approx(math.sqrt(2 / 400))
+    assert expected_std("he_normal", 50, 7) == pytest.approx(0.2)
+    assert expected_std("normal", 4096, 4096) == 0.01
+    assert expected_std("normal", 64, stddev=0.05) == 0.05
+    assert expected_std("orthogonal", 16, 64) == 0.125
+    assert expected_std("zeros", 3, 3) == 0.0
+
+
+@pytest.mark.parametrize("name", list(FLAX))
+def test_registry_hands_out_the_flax_initializer(name):
+    key = jax.random.PRNGKey(3)
+    got = inits.get_initializer(name)(key, (17, 5), jnp.float32)
+    want = FLAX[name](key, (17, 5), jnp.float32)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def _tolerance(n: int) -> float:
+    # The sample std of n draws has a relative standard error of sqrt((kurtosis - 1) / (4 n)).
+    # Kurtosis is 3 for a normal and below it for the truncated normal and the uniform, so
+    # 6 standard errors of the normal case bound every family here.
+    return 6 * math.sqrt(2 / (4 * n))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=st.sampled_from(RANDOM),
+    fan_in=st.integers(8, 2048),
+    fan_out=st.integers(8, 512),
+    seed=st.integers(0, 10_000),
+)
+def test_measured_std_matches_theory(name, fan_in, fan_out, seed):
+    n = fan_in * fan_out
+    want = expected_std(name, fan_in, fan_out)
+    got = measured_std(name, fan_in, fan_out, seed=seed)
+    assert got == pytest.approx(want, rel=_tolerance(n))
+
+
+@pytest.mark.parametrize("name", ["zeros", "ones"])
+def test_constant_initializers_have_no_spread(name):
+    kernel = sample_kernel(name, 30, 20)
+    assert kernel.std() == expected_std(name, 30, 20) == 0.0
+    assert np.all(kernel == (1.0 if name == "ones" else 0.0))
+
+
+def test_normal_with_other_stddev():
+    assert measured_std("normal", 512, 512, stddev=0.2) == pytest.approx(0.2, rel=_tolerance(512**2))
+
+
+@pytest.mark.parametrize("name", ["lecun_normal", "glorot_normal", "he_normal"])
+def test_truncated_normal_bound(name):
+    """Flax truncates at ±2 std before rescaling by 1/0.8796: |w| <= 2.274 * std."""
+    kernel = sample_kernel(name, 1024, 512, seed=1)
+    bound = inits.truncation_bound(name, 1024, 512)
+    assert bound == pytest.approx(2 / 0.87962566103423978 * expected_std(name, 1024, 512))
+    assert np.abs(kernel).max() <= bound * (1 + 1e-6)
+    # With half a million draws the largest one comes close to the bound.
+    assert np.abs(kernel).max() > 0.99 * bound
+
+
+def test_truncated_normal_std_constant():
+    # Var of N(0, 1) truncated to (-2, 2): 1 - 2 * 2 * pdf(2) / (cdf(2) - cdf(-2)).
+    pdf = math.exp(-2.0) / math.sqrt(2 * math.pi)
+    mass = math.erf(2 / math.sqrt(2))
+    assert inits.TRUNCATED_NORMAL_STD == pytest.approx(math.sqrt(1 - 4 * pdf / mass), rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["lecun_uniform", "he_uniform"])
+def test_uniform_bound(name):
+    kernel = sample_kernel(name, 256, 256, seed=2)
+    bound = inits.truncation_bound(name, 256, 256)
+    assert bound == pytest.approx(math.sqrt(3) * expected_std(name, 256, 256))
+    assert bound * 0.99 < np.abs(kernel).max() <= bound
+
+
+@pytest.mark.parametrize("name", list(FLAX))
+def test_unit_draws_times_scale_are_the_flax_draws(name):
+    """The std is a multiplier: unit draws of a family, scaled, equal Flax's own draws."""
+    spec = INITIALIZERS[name]
+    key = jax.random.PRNGKey(11)
+    width = 48
+    unit = inits._unit_draw(inits.family_index(spec.family), key, (width, width))
+    got = np.asarray(unit) * inits.unit_scale(name, width, width)
+    want = np.asarray(FLAX[name](key, (width, width), jnp.float32))
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: expected_std("xavier", 4, 4), ValueError, "name must be one of 'lecun_normal'"),
+        (lambda: expected_std("lecun_normal", 0, 4), ValueError, "fan_in must be >= 1"),
+        (lambda: expected_std("lecun_normal", 4.5, 4), ValueError, "fan_in must be a whole number"),
+        (lambda: expected_std("lecun_normal", 4, "8"), TypeError, "fan_out must be a real number"),
+        (lambda: expected_std("lecun_normal", 4, stddev=0.1), ValueError, "stddev only applies"),
+        (lambda: expected_std("normal", 4, stddev=-1.0), ValueError, "stddev must be a finite"),
+        (lambda: sample_kernel(42, 4, 4), TypeError, "initializer must be a registry name"),
+        (lambda: measured_std("he_normal", 4, 4, seed=0.5), ValueError, "seed must be a whole"),
+    ],
+)
+def test_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -1,0 +1,191 @@
+"""Signal propagation through deep MLPs: layer_stats against an independent Flax reference
+and against the laws the course teaches."""
+
+import jax
+import jax.monitoring
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import linen as nn
+
+from initcourse import layer_stats, predicted_stats
+from initcourse.initializers import get_initializer
+from initcourse.propagation import ACTIVATIONS
+
+ACT = {"linear": lambda z: z, "relu": nn.relu, "tanh": nn.tanh, "sigmoid": nn.sigmoid, "gelu": nn.gelu}
+
+
+class _MLP(nn.Module):
+    """depth square Dense layers, zero biases: the network layer_stats describes."""
+
+    depth: int
+    width: int
+    activation: str
+    kernel_init: object
+
+    @nn.compact
+    def __call__(self, x):
+        outputs = []
+        for _ in range(self.depth):
+            x = ACT[self.activation](nn.Dense(self.width, kernel_init=self.kernel_init)(x))
+            outputs.append(x)
+        return outputs
+
+
+def _reference(init, activation, depth, width, batch, seed):
+    """Forward/backward stds from real Flax layers, with the same random draws."""
+    k_w, k_x, k_r = jax.random.split(jax.random.PRNGKey(seed), 3)
+    keys = jax.random.split(k_w, depth)
+    x = jax.random.normal(k_x, (batch, width))
+    r = jax.random.normal(k_r, (batch, width))
+    model = _MLP(depth, width, activation, init)
+    params = model.init(jax.random.PRNGKey(0), x)
+    for layer in range(depth):  # put the draws in the layers' kernels
+        kernel = init(keys[layer], (width, width), jnp.float32)
+        params["params"][f"Dense_{layer}"]["kernel"] = kernel
+
+    def forward(hs):  # perturb every layer output to read dL/dh_l
+        return model.apply(params, x)
+
+    outputs = model.apply(params, x)
+
+    def loss_from(layer, h):
+        h_next = h
+        for later in range(layer + 1, depth):
+            dense = params["params"][f"Dense_{later}"]
+            h_next = ACT[activation](h_next @ dense["kernel"] + dense["bias"])
+        return jnp.sum(h_next * r)
+
+    grads = [jax.grad(loss_from, argnums=1)(layer, outputs[layer]) for layer in range(depth)]
+    return (
+        np.array([float(jnp.std(h)) for h in outputs]),
+        np.array([float(jnp.std(g)) for g in grads]),
+    )
+
+
+@pytest.mark.parametrize(
+    "name, activation",
+    [("lecun_normal", "tanh"), ("he_uniform", "relu"), ("glorot_normal", "gelu"),
+     ("orthogonal", "sigmoid"), ("normal", "linear")],
+)
+def test_layer_stats_equals_real_flax_layers(name, activation):
+    depth, width, batch, seed = 6, 24, 32, 5
+    stats = layer_stats(name, activation, depth, width, batch=batch, seed=seed)
+    forward, backward = _reference(get_initializer(name), activation, depth, width, batch, seed)
+    np.testing.assert_allclose(stats.forward_std, forward, rtol=2e-4, atol=1e-7)
+    np.testing.assert_allclose(stats.backward_std, backward, rtol=2e-4, atol=1e-7)
+
+
+def test_any_flax_initializer_is_accepted():
+    init = nn.initializers.variance_scaling(1.0, "fan_in", "truncated_normal")
+    stats = layer_stats(init, "tanh", 4, 16, batch=16, seed=2)
+    forward, backward = _reference(init, "tanh", 4, 16, 16, 2)
+    np.testing.assert_allclose(stats.forward_std, forward, rtol=2e-4)
+    np.testing.assert_allclose(stats.backward_std, backward, rtol=2e-4)
+    # Same draws as the registry's lecun_normal.
+    by_name = layer_stats("lecun_normal", "tanh", 4, 16, batch=16, seed=2)
+    np.testing.assert_allclose(stats.forward_std, by_name.forward_std, rtol=2e-5)
+
+
+DEPTH, WIDTH, BATCH = 30, 256, 256
+
+
+def _per_layer_variance_ratio(std):
+    return float(np.exp(np.mean(np.diff(np.log(std**2)))))
+
+
+def test_linear_lecun_keeps_the_signal():
+    stats = layer_stats("lecun_normal", "linear", DEPTH, WIDTH, batch=BATCH)
+    assert stats.forward_std.shape == stats.backward_std.shape == (DEPTH,)
+    assert np.all((stats.forward_std > 0.6) & (stats.forward_std < 1.6))
+    assert np.all((stats.backward_std > 0.6) & (stats.backward_std < 1.6))
+    assert _per_layer_variance_ratio(stats.forward_std) == pytest.approx(1.0, abs=0.03)
+
+
+def test_relu_he_keeps_the_signal():
+    stats = layer_stats("he_normal", "relu", DEPTH, WIDTH, batch=BATCH)
+    assert _per_layer_variance_ratio(stats.forward_std) == pytest.approx(1.0, abs=0.03)
+    assert _per_layer_variance_ratio(stats.backward_std) == pytest.approx(1.0, abs=0.03)
+    # std of relu(z) for z ~ N(0, 2): sqrt(2 * (1/2 - 1/(2 pi))) = 0.8256.
+    assert np.median(stats.forward_std) == pytest.approx(0.8256, rel=0.1)
+
+
+def test_relu_glorot_halves_the_variance_at_every_layer():
+    stats = layer_stats("glorot_normal", "relu", DEPTH, WIDTH, batch=BATCH)
+    ratios = np.diff(np.log2(stats.forward_std**2))
+    assert np.mean(ratios) == pytest.approx(-1.0, abs=0.05)
+    assert np.all((ratios > -1.5) & (ratios < -0.5))
+    # Going down, the gradient halves too.
+    assert _per_layer_variance_ratio(stats.backward_std) == pytest.approx(2.0, rel=0.05)
+
+
+def test_small_normal_vanishes_and_large_normal_explodes():
+    small = layer_stats("normal", "linear", 10, 64, batch=64)
+    large = layer_stats("normal", "linear", 10, 64, batch=64, stddev=0.5)
+    assert small.forward_std[-1] < 1e-5
+    assert large.forward_std[-1] > 1e5
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("name", ["lecun_normal", "he_normal", "glorot_uniform"])
+def test_mean_field_theory_predicts_wide_layers(name, activation):
+    depth = 12
+    stats = layer_stats(name, activation, depth, 512, batch=256, seed=1)
+    forward, backward = predicted_stats(name, activation, depth, 512)
+    # Finite width: each layer's squared norm gain fluctuates by about sqrt(2 / width) (a
+    # chi-square with `width` degrees of freedom), the fluctuations compound down the stack:
+    # after l layers the std is off by about sqrt(l / (2 width)). Allow three of those.
+    layers = np.arange(1, depth + 1)
+    rtol = 0.03 + 3 * np.sqrt(layers / (2 * 512))
+    assert np.all(np.abs(stats.forward_std / forward - 1) <= rtol)
+    assert np.all(np.abs(stats.backward_std / backward - 1) <= rtol[::-1])
+
+
+def test_no_theory_for_constant_initializers():
+    assert predicted_stats("zeros", "relu", 3, 8) is None
+    assert predicted_stats("ones", "tanh", 3, 8) is None
+
+
+def test_one_compilation_per_shape():
+    compiles = []
+
+    def listen(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        layer_stats("lecun_normal", "relu", 7, 40, batch=16)
+        first = len(compiles)
+        for seed, (name, activation) in enumerate(
+            [("he_normal", "relu"), ("glorot_uniform", "tanh"), ("normal", "gelu"),
+             ("orthogonal", "linear"), ("zeros", "sigmoid"), ("ones", "relu"),
+             ("lecun_uniform", "tanh")]
+        ):
+            layer_stats(name, activation, 7, 40, batch=16, seed=seed)
+        layer_stats("normal", "relu", 7, 40, batch=16, stddev=0.3)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    assert first <= 1
+    assert len(compiles) == first
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(initializer="xavier"), ValueError, "name must be one of"),
+        (dict(initializer=3), TypeError, "initializer must be a registry name"),
+        (dict(activation="softmax"), ValueError, "activation must be one of 'linear'"),
+        (dict(depth=0), ValueError, "depth must be >= 1"),
+        (dict(depth=2.5), ValueError, "depth must be a whole number"),
+        (dict(width="64"), TypeError, "width must be a real number"),
+        (dict(batch=1), ValueError, "batch must be >= 2"),
+        (dict(seed=float("nan")), ValueError, "seed must be finite"),
+        (dict(initializer="he_normal", stddev=0.1), ValueError, "stddev only applies"),
+    ],
+)
+def test_bad_input(kwargs, error, message):
+    args = dict(initializer="lecun_normal", activation="relu", depth=3, width=8)
+    args.update(kwargs)
+    with pytest.raises(error, match=message):
+        layer_stats(**args)

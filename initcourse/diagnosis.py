@@ -1,0 +1,241 @@
+"""The exercise check's procedure: run the hidden cases, and when they fail, find out why.
+
+:func:`diagnose` calls the learner's ``solve`` through a :class:`~initcourse.probes.Caller`
+and returns one row per hidden case and the findings (mistake codes with what was
+measured), most fundamental first. Learners meet it through :func:`initcourse.check`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from initcourse.probes import (
+    ATOL,
+    CASES,
+    LOOSE_ATOL,
+    LOOSE_RTOL,
+    PROBE_FAN_IN,
+    PROBE_FEATURES,
+    PROBE_SEEDS,
+    RTOL,
+    Case,
+    CaseResult,
+    Finding,
+    Outcome,
+    classify_error,
+    classify_kernel,
+    reference_kernel,
+    reference_output,
+)
+
+# Findings that explain outputs that differ from the reference; without one of them a
+# mismatch is reported as `wrong-values`.
+_EXPLAINS_VALUES = {
+    "raises", "factory-not-called", "non-finite", "dtype", "nondeterministic",
+    "activation-applied", "bias-not-zero", "seed-ignored", "rng-stream",
+}
+
+# A fixed input for the probe layer, shape (PROBE_FAN_IN,): mixed signs, magnitudes near 1.
+_PROBE_X = np.random.default_rng(20_240_601).normal(size=PROBE_FAN_IN).astype(np.float32)
+
+
+class _Stop(Exception):
+    """The probes cannot go further (the finding that says why is already recorded)."""
+
+
+class _Findings:
+    """Findings in the order found, one per code (the first detail wins)."""
+
+    def __init__(self):
+        self._items: dict[str, Finding] = {}
+
+    def add(self, finding: Finding) -> None:
+        self._items.setdefault(finding.code, finding)
+
+    def codes(self) -> set[str]:
+        return set(self._items)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def as_tuple(self) -> tuple[Finding, ...]:
+        return tuple(self._items.values())
+
+
+def diagnose(call, cases: tuple[Case, ...] = CASES):
+    """Run ``cases`` through ``call`` (a :class:`~initcourse.probes.Caller`).
+
+    Returns:
+        ``(rows, findings)``: a :class:`~initcourse.probes.CaseResult` per case that was run,
+        and a tuple of :class:`~initcourse.probes.Finding`, empty when ``solve`` matches the
+        reference everywhere. Raises :class:`~initcourse.probes.TimedOut` if a call does.
+    """
+    findings = _Findings()
+    first = call(*cases[0].args())
+    if isinstance(first.error, NotImplementedError):
+        return (), (Finding("not-solved"),)
+    outcomes = [first] + [call(*case.args()) for case in cases[1:]]
+
+    rows, mismatch, typed = [], False, {"int_seed": False, "int_features": False}
+    for case, outcome in zip(cases, outcomes, strict=True):
+        used, note = case.args(), ""
+        if not outcome.ok:
+            outcome, used, note = _retry_with_ints(call, case, outcome, findings, typed)
+            if outcome is None:
+                rows.append(_row(case, note, False))
+                continue
+        text, ok = _compare(case, used, outcome, findings)
+        mismatch |= text == "wrong values"
+        if note:
+            text, ok = (note if ok else f"{note}; {text}"), False
+        rows.append(_row(case, text, ok))
+
+    if mismatch:
+        try:
+            _probe_layer(call, findings, typed, loose="dtype" in findings.codes())
+        except _Stop:
+            pass
+        if not findings.codes() & _EXPLAINS_VALUES and not _kernel_found(findings):
+            bad = next(r for r in rows if not r.ok)
+            findings.add(Finding("wrong-values", f"first on the case {_case_text(bad)}"))
+    elif not findings and any(r.ok for r in rows):
+        if call(*cases[0].args(), watch=True).kind == "reference":
+            findings.add(Finding("calls-reference"))
+    return tuple(rows), findings.as_tuple()
+
+
+def _kernel_found(findings: _Findings) -> bool:
+    return any(code.startswith("kernel:") for code in findings.codes())
+
+
+def _row(case: Case, outcome: str, ok: bool) -> CaseResult:
+    return CaseResult(case.seed, case.fan_in, case.features, outcome, ok)
+
+
+def _case_text(row: CaseResult) -> str:
+    return f"seed={row.seed!r}, len(x)={row.fan_in}, features={row.features!r}"
+
+
+def _retry_with_ints(call, case: Case, outcome: Outcome, findings: _Findings, typed: dict):
+    """A call failed: does it work with an int seed and int features? Then say which float
+    broke it; else classify the error. Returns ``(outcome, args, note)``, the outcome None if
+    the int call fails too; the note is what the case's row says."""
+    float_seed = isinstance(case.seed, float)
+    float_features = isinstance(case.features, float)
+    if float_seed or float_features:
+        ints = case.args(int_seed=True, int_features=True)
+        retry = call(*ints)
+        if retry.ok:
+            notes = []
+            if float_seed and not call(*case.args(int_features=True)).ok:
+                findings.add(Finding("float-seed", f"seed={case.seed!r} fails, "
+                                     f"seed={int(case.seed)!r} works"))
+                typed["int_seed"] = True
+                notes.append("a float seed")
+            if float_features and not call(*case.args(int_seed=True)).ok:
+                findings.add(Finding("float-features", f"features={case.features!r} fails, "
+                                     f"features={int(case.features)!r} works"))
+                typed["int_features"] = True
+                notes.append("float features")
+            if not notes:
+                findings.add(classify_error(outcome.error))
+                notes.append("float arguments")
+            return retry, ints, "fails with " + " and ".join(notes)
+        outcome = retry
+    findings.add(classify_error(outcome.error))
+    return None, None, f"raised {type(outcome.error).__name__}"
+
+
+def _compare(case: Case, args, outcome: Outcome, findings: _Findings) -> tuple[str, bool]:
+    """Check one output against the reference; returns the row's text and whether it is ok."""
+    features = int(case.features)
+    if outcome.values is None:
+        findings.add(Finding("wrong-shape", f"solve returned a {outcome.kind}, not an array"))
+        return f"returned a {outcome.kind}", False
+    values = outcome.values
+    shape_ok = values.shape == (features,)
+    if not shape_ok:
+        findings.add(Finding("wrong-shape", f"with features={case.features!r}, solve returned "
+                                            f"shape {values.shape}; expected ({features},)"))
+        if values.size != features:
+            return "wrong shape", False
+        values = values.ravel()
+    if not np.all(np.isfinite(values)):
+        findings.add(Finding("non-finite", f"on the case seed={case.seed!r}, "
+                                           f"len(x)={case.fan_in}"))
+        return "NaN or inf", False
+    expected = reference_output(*args)
+    if outcome.dtype != "float32":
+        findings.add(Finding("dtype", f"solve returned dtype {outcome.dtype}"))
+        close = np.allclose(values, expected, rtol=LOOSE_RTOL, atol=LOOSE_ATOL)
+        return (f"dtype {outcome.dtype}" if close else "wrong values"), False
+    if not np.allclose(values, expected, rtol=RTOL, atol=ATOL):
+        return "wrong values", False
+    return ("ok" if shape_ok else f"shape {outcome.values.shape}"), shape_ok
+
+
+def _probe_layer(call, findings: _Findings, typed: dict, *, loose: bool) -> None:
+    """Read the learner's layer on a 24x48 probe: determinism, activation, bias, kernel, seed."""
+    rtol, atol = (LOOSE_RTOL, LOOSE_ATOL) if loose else (RTOL, ATOL)
+    seed, other_seed = PROBE_SEEDS
+    fan_in, features = PROBE_FAN_IN, PROBE_FEATURES
+
+    def run(seed, x) -> np.ndarray:
+        s = seed if typed["int_seed"] else float(seed)
+        f = features if typed["int_features"] else float(features)
+        outcome = call(s, np.asarray(x, np.float32), f)
+        if not outcome.ok:
+            finding = classify_error(outcome.error)
+            findings.add(Finding(finding.code, f"{finding.detail} (with len(x)={fan_in}, "
+                                               f"features={features})"))
+            raise _Stop
+        if outcome.values is None or outcome.values.size != features:
+            raise _Stop
+        return outcome.values.ravel()
+
+    y = run(seed, _PROBE_X)
+    if not np.array_equal(y, run(seed, _PROBE_X)):
+        findings.add(Finding("nondeterministic", f"two calls with seed={seed} differ by up to "
+                                                 f"{np.max(np.abs(y - run(seed, _PROBE_X))):.3g}"))
+        raise _Stop
+    bias = run(seed, np.zeros(fan_in))
+    kernel = np.stack([run(seed, row) - bias for row in np.eye(fan_in)])
+    affine = bias + _PROBE_X.astype(np.float64) @ kernel
+    if not np.allclose(y, affine, rtol=1e-4, atol=1e-4):
+        findings.add(Finding("activation-applied", _activation_detail(y, affine)))
+        raise _Stop
+    if np.max(np.abs(bias)) > atol:
+        findings.add(Finding("bias-not-zero", f"solve(seed, zeros, features) returned values "
+                                              f"up to {np.max(np.abs(bias)):.4g}"))
+    expected = reference_kernel(seed, fan_in, features)
+    if np.allclose(kernel, expected, rtol=rtol, atol=atol):
+        return
+    if np.allclose(kernel, expected, rtol=LOOSE_RTOL, atol=LOOSE_ATOL):
+        findings.add(Finding("dtype", "the kernel equals the reference's only to about 3 "
+                                      "digits: the params were stored in a lower precision"))
+        return
+    kernel_finding = classify_kernel(kernel)
+    if kernel_finding is not None and kernel_finding.code == "kernel:constant":
+        findings.add(kernel_finding)
+        return
+    if np.array_equal(y, run(other_seed, _PROBE_X)):
+        findings.add(Finding("seed-ignored", f"seed={seed} and seed={other_seed} give the same "
+                                             "output"))
+    if kernel_finding is not None:
+        findings.add(kernel_finding)
+    elif "seed-ignored" not in findings.codes():
+        findings.add(Finding("rng-stream", "the kernel has lecun_normal's std and shape, but "
+                                           "other numbers than the reference's"))
+
+
+def _activation_detail(y: np.ndarray, affine: np.ndarray) -> str:
+    gap = float(np.max(np.abs(y - affine)))
+    detail = (f"solve(seed, x) differs from the affine prediction solve(seed, 0) + "
+              f"sum_i x_i (solve(seed, e_i) - solve(seed, 0)) by up to {gap:.3g}")
+    if np.all(y >= 0) and np.any(y == 0):
+        detail += "; negative outputs were cut to 0, as ReLU does"
+    elif np.all((y > 0) & (y < 1)):
+        detail += "; every output lies in (0, 1), as after a sigmoid"
+    elif np.all(np.abs(y) < 1):
+        detail += "; every output lies in (-1, 1), as after tanh"
+    return detail

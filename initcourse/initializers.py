@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -224,7 +224,7 @@ def _unit_draw(family_index, key, shape):
     return jax.lax.switch(family_index, [truncated, uniform, normal, orthogonal, constant], key)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def family_index(family: str) -> int:
     return FAMILIES.index(family)
 

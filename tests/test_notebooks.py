@@ -1,0 +1,99 @@
+"""Hygiene of the committed notebooks: what a learner sees before running anything, and what
+nbval compares, comes from one clean top-to-bottom run."""
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SEQUENCE = [p for p in NOTEBOOKS if re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", p.name)]
+MAX_BYTES = 1024 * 1024
+
+
+def _code_cells(path):
+    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+def _raises_on_purpose(cell) -> bool:
+    return "NBVAL_RAISES_EXCEPTION" in cell.source or "raises-exception" in cell.metadata.get(
+        "tags", []
+    )
+
+
+def test_the_sequence_is_numbered_from_01_without_gaps():
+    assert NOTEBOOKS, "no notebooks found"
+    assert SEQUENCE == NOTEBOOKS, "every notebook is named NN_snake_case.ipynb"
+    numbers = [int(p.name[:2]) for p in SEQUENCE]
+    assert numbers == list(range(1, len(numbers) + 1))
+
+
+def test_every_notebook_is_on_the_start_here_map():
+    start = nbformat.read(SEQUENCE[0], as_version=4)
+    assert SEQUENCE[0].name == "01_start_here.ipynb"
+    text = "\n".join(c.source for c in start.cells if c.cell_type == "markdown")
+    missing = [p.name for p in SEQUENCE[1:] if f"({p.name})" not in text]
+    assert not missing, f"not linked from the map in 01_start_here.ipynb: {missing}"
+
+
+@pytest.mark.parametrize("path", SEQUENCE, ids=lambda p: p.name)
+def test_stored_outputs_come_from_one_clean_run(path):
+    cells = _code_cells(path)
+    counts = [c.execution_count for c in cells]
+    assert counts == list(range(1, len(cells) + 1)), (
+        f"{path.name}: execution counts {counts}: re-run it with `make notebooks`"
+    )
+    assert sum(len(c.outputs) for c in cells) > 0, f"{path.name} was committed without outputs"
+
+
+@pytest.mark.parametrize("path", SEQUENCE, ids=lambda p: p.name)
+def test_errors_only_where_intended(path):
+    for index, cell in enumerate(_code_cells(path), start=1):
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if _raises_on_purpose(cell):
+            assert errors, f"{path.name} cell [{index}] is marked to raise but shows no error"
+        else:
+            assert not errors, (
+                f"{path.name} cell [{index}] shows {errors[0].ename}: {errors[0].evalue}"
+            )
+
+
+@pytest.mark.parametrize("path", SEQUENCE, ids=lambda p: p.name)
+def test_size_and_clean_metadata(path):
+    assert path.stat().st_size < MAX_BYTES, f"{path.name} is {path.stat().st_size} bytes"
+    raw = json.loads(path.read_text())
+    assert "widgets" not in raw["metadata"], f"{path.name} stores widget state"
+    assert raw["metadata"].get("kernelspec", {}).get("name") == "python3"
+    for cell in _code_cells(path):
+        for output in cell.outputs:
+            text = output.get("text", "") or output.get("data", {}).get("text/plain", "")
+            assert "<Figure size" not in text, f"{path.name}: a stored '<Figure size ...>' repr"
+            assert not re.search(r" at 0x[0-9a-f]{6,}", text), f"{path.name}: object address"
+
+
+@pytest.mark.parametrize("path", SEQUENCE, ids=lambda p: p.name)
+def test_ignored_outputs_say_why(path):
+    for index, cell in enumerate(_code_cells(path), start=1):
+        for line in cell.source.splitlines():
+            if "NBVAL_IGNORE_OUTPUT" in line:
+                reason = line.split("NBVAL_IGNORE_OUTPUT", 1)[1].strip(" :-—")
+                assert len(reason) > 10, (
+                    f"{path.name} cell [{index}]: say why its output is not compared"
+                )
+
+
+@pytest.mark.parametrize("path", SEQUENCE, ids=lambda p: p.name)
+def test_objectives_summary_and_questions(path):
+    cells = nbformat.read(path, as_version=4).cells
+    markdown = [c.source.lower() for c in cells if c.cell_type == "markdown"]
+    assert any("learning objectives" in m or "you will learn" in m for m in markdown[:3]), (
+        f"{path.name}: learning objectives belong at the top"
+    )
+    tail = "\n".join(markdown[-4:])
+    assert "summary" in tail, f"{path.name}: end with a short summary"
+    assert "check yourself" in tail or "check-yourself" in tail, (
+        f"{path.name}: end with check-yourself questions"
+    )

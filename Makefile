@@ -25,8 +25,11 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 
 install: $(STAMP)  ## Create .venv (if missing) and install the pinned course environment
 
+# Jupyter refuses to run as root unless told; containers often run as root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: install  ## Open JupyterLab on notebooks/ (127.0.0.1, token authentication on)
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --ip=127.0.0.1 --port=$(PORT)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --ip=127.0.0.1 --port=$(PORT) $(ALLOW_ROOT)
 
 test: install  ## Run the whole suite: unit tests, nbval on every notebook, browser tests
 	$(BIN)/python -m pytest

@@ -2,7 +2,8 @@
 
 Each figure function takes numbers or arrays and returns a matplotlib ``Figure`` drawn
 in the course's style (:func:`initcourse.plots.style`); none changes matplotlib's
-global settings. End a notebook cell with ``plt.show()`` to display one.
+global settings. Display one in a notebook with :func:`show`, which stores the picture
+alone (no ``<Figure size ...>`` text for nbval to compare) and closes the figure.
 
 :func:`layer_samples` runs a seeded deep MLP and keeps every layer's activations and
 gradients, the data of Glorot & Bengio's (2010) per-layer histograms.
@@ -10,7 +11,9 @@ gradients, the data of Glorot & Bengio's (2010) per-layer histograms.
 
 from __future__ import annotations
 
+import base64
 import functools
+import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -142,6 +145,27 @@ def layer_samples(
 
 
 # -- figures -------------------------------------------------------------------------------
+
+def show(fig, *, dpi=None) -> None:
+    """Display ``fig`` in the notebook as a PNG image only, then close it.
+
+    ``plt.show()`` under the inline backend stores the text ``<Figure size ...>`` next to
+    the image; this stores the image alone, so a cell's compared output is empty.
+
+    Arguments:
+        fig: a matplotlib ``Figure``.
+        dpi: resolution of the PNG; the figure's own (100 in the course style) by default.
+    """
+    from IPython.display import display
+
+    if not hasattr(fig, "savefig"):
+        raise TypeError(f"fig must be a matplotlib Figure; received {fig!r}")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi if dpi is not None else fig.dpi,
+                bbox_inches="tight", facecolor="white")
+    plt.close(fig)
+    display({"image/png": base64.b64encode(buffer.getvalue()).decode("ascii")}, raw=True)
+
 
 def _curves(name: str, curves) -> dict[str, np.ndarray]:
     if not isinstance(curves, Mapping) or not curves:

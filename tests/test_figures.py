@@ -196,3 +196,23 @@ def test_figures_module_does_not_touch_rcparams_on_import():
     before = dict(matplotlib.rcParams)
     importlib.reload(figures)
     assert dict(matplotlib.rcParams) == before
+
+
+def test_show_displays_the_png_alone_and_closes_the_figure(monkeypatch):
+    import base64
+
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append((obj, raw)))
+    fig = figures.std_by_layer({"a": np.ones(3)})
+    figures.show(fig)
+    ((bundle, raw),) = shown
+    assert raw is True and list(bundle) == ["image/png"]
+    assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
+    assert not plt.fignum_exists(fig.number)
+
+
+def test_show_rejects_a_non_figure():
+    with pytest.raises(TypeError, match="fig"):
+        figures.show("not a figure")

@@ -1,0 +1,107 @@
+"""How fast do the explorers answer? Kernel-side latency of one update, on Agg.
+
+An update is what a learner's slider move costs in the kernel: the compute, the redraw
+of the figure and its encoding into the image widget. Each explorer is warmed up (its
+first draws of random numbers and its XLA compilations), then driven through a sweep
+of control changes; XLA compilations during the sweeps are counted.
+
+    JAX_PLATFORMS=cpu python benchmarks/explorers.py
+
+Prints per-explorer figures, then one line:
+``explorers: fan_in_p50_ms=<n> depth_p50_ms=<n> compiles_after_warmup=<n>``.
+Goals: fan_in p50 <= 25 ms, depth p50 <= 50 ms (depth 50, width 512), 0 compilations.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from initcourse.explorers import DepthExplorer, FanInExplorer  # noqa: E402
+
+_COMPILES = {"count": 0}
+
+
+def _on_event(event: str, duration: float, **kwargs) -> None:
+    if event == "/jax/core/compile/backend_compile_duration":
+        _COMPILES["count"] += 1
+
+
+def fan_in_sweep() -> list[dict]:
+    """Control changes a learner makes: fan_in up and down, fan_out, initializer, seed."""
+    ladder = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+    steps = []
+    for initializer in ("lecun_normal", "he_uniform", "glorot_normal", "normal", "orthogonal",
+                        "ones"):
+        steps.append({"initializer": initializer, "fan_out": 64})
+        steps += [{"fan_in": f} for f in ladder + ladder[::-1]]
+        steps += [{"fan_out": f} for f in (16, 256, 64)]
+        steps += [{"seed": s} for s in (1, 2, 0)]
+    return steps
+
+
+def depth_sweep() -> list[dict]:
+    """Depth changes, every activation, initializers of two families, a new seed."""
+    steps = [{"depth": d} for d in (50, 45, 40, 30, 20, 10, 5, 2, 1, 8, 16, 32, 64, 100, 75,
+                                    50)]
+    steps += [{"activation": a} for a in ("linear", "tanh", "sigmoid", "gelu", "relu")]
+    steps += [{"initializer": i} for i in ("lecun_normal", "glorot_normal", "normal",
+                                           "he_uniform", "lecun_uniform", "he_normal")]
+    steps += [{"seed": 1}, {"depth": 40}, {"depth": 50}, {"seed": 0}]
+    steps += [{"activation": a, "initializer": i}
+              for a in ("tanh", "relu") for i in ("lecun_normal", "he_normal")]
+    return steps
+
+
+def run(explorer, steps) -> np.ndarray:
+    times = []
+    for step in steps:
+        start = time.perf_counter()
+        explorer.set(**step)
+        times.append(time.perf_counter() - start)
+    return np.array(times) * 1000.0
+
+
+def report(name: str, times: np.ndarray, explorer) -> float:
+    p50, p90 = np.percentile(times, [50, 90])
+    print(f"{name}: {times.size} updates, p50 {p50:.1f} ms, p90 {p90:.1f} ms, "
+          f"max {times.max():.1f} ms, full redraws {explorer._view.full_draws}")
+    return float(p50)
+
+
+def main() -> None:
+    jax.monitoring.register_event_duration_secs_listener(_on_event)
+
+    fan_in = FanInExplorer(canvas="image")
+    for initializer in ("lecun_normal", "he_uniform", "normal", "orthogonal"):
+        for seed in (0, 1, 2):
+            fan_in.set(initializer=initializer, seed=seed)
+    fan_in.set(initializer="lecun_normal", seed=0)
+
+    depth = DepthExplorer(depth=100, width=512, canvas="image")
+    for initializer in ("he_normal", "he_uniform", "normal"):
+        for seed in (1, 0):
+            depth.set(initializer=initializer, seed=seed)
+    depth.set(initializer="he_normal", depth=50)
+
+    warm = _COMPILES["count"]
+    fan_in._view.full_draws = depth._view.full_draws = 0
+    fan_times = run(fan_in, fan_in_sweep())
+    depth_times = run(depth, depth_sweep())
+    compiles = _COMPILES["count"] - warm
+
+    print(f"warm-up compilations: {warm}")
+    fan_p50 = report("fan_in explorer", fan_times, fan_in)
+    depth_p50 = report("depth explorer (width 512)", depth_times, depth)
+    print(f"explorers: fan_in_p50_ms={fan_p50:.1f} depth_p50_ms={depth_p50:.1f} "
+          f"compiles_after_warmup={compiles}")
+
+
+if __name__ == "__main__":
+    main()

@@ -30,7 +30,7 @@ _MISTAKES = (
     Mistake(
         "not-solved",
         "Not solved yet: `solve` still raises `NotImplementedError`.",
-        "Replace the `raise NotImplementedError(...)` line of the starter cell with your code, "
+        "Replace the `raise NotImplementedError(...)` lines of the starter cell with your code, "
         "run that cell, then this one. Stuck? `initcourse.hint()` gives a hint.",
     ),
     Mistake(

@@ -221,4 +221,4 @@ def show_solution() -> Solution:
     the imports they need, ready to paste into a cell."""
     parts = [_SOLUTION_IMPORTS, inspect.getsource(solver.LecunDense),
              inspect.getsource(solver.solve)]
-    return Solution("\n\n".join(part.strip("\n") for part in parts) + "\n")
+    return Solution("\n\n\n".join(part.strip("\n") for part in parts) + "\n")

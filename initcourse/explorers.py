@@ -199,6 +199,10 @@ class _FigureView:
             view.header_visible = False
             view.footer_visible = False
             view.resizable = False
+            # ipympl keeps a copy of every image in the widget state until a front end
+            # connects, and stores it without its "data:" prefix, which breaks the first
+            # view; the front end asks for a fresh image anyway when it connects.
+            view.syncing_data_url = False
             self.widget = view
         else:
             FigureCanvasAgg(figure)
@@ -425,7 +429,7 @@ class FanInExplorer(_Explorer):
     def _build_figure(self) -> None:
         red, black = plots.PALETTE["vermillion"], plots.PALETTE["black"]
         with plots.style():
-            fig = Figure(figsize=(12, 4.4))
+            fig = Figure(figsize=(10, 4.0))
             hist_ax, std_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
             self._stairs = hist_ax.stairs(
                 np.zeros(_BINS), np.linspace(-1, 1, _BINS + 1), fill=True, alpha=0.45,
@@ -453,7 +457,7 @@ class FanInExplorer(_Explorer):
             std_ax.legend(loc="lower left")
             self._note = std_ax.text(0.5, 0.6, "", transform=std_ax.transAxes, ha="center",
                                      va="center")
-            fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.9, wspace=0.22)
+            fig.subplots_adjust(left=0.085, right=0.98, bottom=0.15, top=0.9, wspace=0.26)
         self.figure = fig
         self._hist_ax, self._std_ax = hist_ax, std_ax
         self._legend_label = None
@@ -599,12 +603,12 @@ class DepthExplorer(_Explorer):
     def _build_figure(self) -> None:
         blue, orange = plots.PALETTE["blue"], plots.PALETTE["orange"]
         with plots.style():
-            fig = Figure(figsize=(12, 4.6))
+            fig = Figure(figsize=(10, 4.2))
             ax = fig.subplots()
             (self._forward,) = ax.plot([], [], color=blue, marker="o", ms=4,
-                                       label="forward: std of h_l (measured)")
+                                       label="forward: std of h_l")
             (self._backward,) = ax.plot([], [], color=orange, marker="o", ms=4,
-                                        label="backward: std of dL/dh_l (measured)")
+                                        label="backward: std of dL/dh_l")
             black = plots.PALETTE["black"]
             (self._forward_theory,) = ax.plot([], [], color=black, ls="--", lw=1.5,
                                               label="mean-field theory")
@@ -615,11 +619,11 @@ class DepthExplorer(_Explorer):
             ax.set_xlabel("layer")
             ax.set_ylabel("std (log scale)")
             ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
-            self._label = fig.text(0.675, 0.86, "", ha="left", va="center", fontsize=20,
+            self._label = fig.text(0.635, 0.84, "", ha="left", va="center", fontsize=18,
                                    fontweight="bold")
             self._note = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center",
                                  va="center")
-            fig.subplots_adjust(left=0.08, right=0.66, bottom=0.14, top=0.9)
+            fig.subplots_adjust(left=0.09, right=0.62, bottom=0.14, top=0.9)
         self.figure, self._ax = fig, ax
         self._animated = [self._forward, self._backward, self._forward_theory,
                           self._backward_theory, self._label, self._note]

@@ -216,5 +216,6 @@ def run(args: argparse.Namespace) -> int:
         writer.writerows(g.row() for g in grades)
     print_table(grades)
     passed = sum(g.passed for g in grades)
-    print(f"\n{len(grades)} submissions, {passed} passed. Report: {out}")
+    noun = "submission" if len(grades) == 1 else "submissions"
+    print(f"\n{len(grades)} {noun}, {passed} passed. Report: {out}")
     return 0

@@ -23,6 +23,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
+from initcourse import explorer_math  # noqa: E402
 from initcourse.explorers import DepthExplorer, FanInExplorer  # noqa: E402
 
 _COMPILES = {"count": 0}
@@ -94,9 +95,17 @@ def main() -> None:
     fan_in._view.full_draws = depth._view.full_draws = 0
     fan_times = run(fan_in, fan_in_sweep())
     depth_times = run(depth, depth_sweep())
+
+    compute = []
+    for _ in range(10):
+        start = time.perf_counter()
+        explorer_math.depth_stats("he_normal", "relu", 50, 512)
+        compute.append(time.perf_counter() - start)
     compiles = _COMPILES["count"] - warm
 
     print(f"warm-up compilations: {warm}")
+    print(f"depth_stats alone (depth 50, width 512, batch {explorer_math.DEPTH_BATCH}): "
+          f"p50 {np.median(compute) * 1000:.1f} ms")
     fan_p50 = report("fan_in explorer", fan_times, fan_in)
     depth_p50 = report("depth explorer (width 512)", depth_times, depth)
     print(f"explorers: fan_in_p50_ms={fan_p50:.1f} depth_p50_ms={depth_p50:.1f} "

@@ -59,6 +59,18 @@ def _branches():
     return [make(fn) for fn in _ACT_FNS]
 
 
+def _std(a):
+    """std of all of ``a``, exact down to float32's smallest numbers.
+
+    ``jnp.std`` squares the values, so below about 1e-19 the squares underflow to 0 and a
+    vanishing but nonzero signal would read as exactly 0. Scaling by the largest value first
+    keeps the squares in range.
+    """
+    top = jnp.max(jnp.abs(a))
+    scale = jnp.where(top > 0, top, 1.0)
+    return jnp.std(a / scale) * scale
+
+
 def _propagate(kernels, x, r, factor, act):
     """Forward and backward through ``depth`` layers ``h <- act(factor * h @ W_l)``."""
     branches = _branches()
@@ -66,13 +78,13 @@ def _propagate(kernels, x, r, factor, act):
     def forward(h, w):
         z = (h @ w) * factor
         a, da = jax.lax.switch(act, branches, z)
-        return a, (jnp.std(a), da)
+        return a, (_std(a), da)
 
     _, (fstd, dphi) = jax.lax.scan(forward, x, kernels)
 
     def backward(g, layer):
         w, da = layer
-        return ((g * da) @ w.T) * factor, jnp.std(g)
+        return ((g * da) @ w.T) * factor, _std(g)
 
     _, bstd = jax.lax.scan(backward, r, (kernels, dphi), reverse=True)
     return fstd, bstd

@@ -189,3 +189,13 @@ def test_bad_input(kwargs, error, message):
     args.update(kwargs)
     with pytest.raises(error, match=message):
         layer_stats(**args)
+
+
+def test_a_vanishing_signal_is_measured_not_rounded_to_zero():
+    """Stds far below 1e-19 (whose squares underflow float32) still follow the theory."""
+    stats = layer_stats("normal", "relu", 30, 256, batch=256)
+    forward, backward = predicted_stats("normal", "relu", 30, 256)
+    assert stats.forward_std[-1] < 1e-25 and stats.backward_std[0] < 1e-25
+    assert np.all(stats.forward_std > 0) and np.all(stats.backward_std > 0)
+    np.testing.assert_allclose(np.log10(stats.forward_std), np.log10(forward), atol=0.3)
+    np.testing.assert_allclose(np.log10(stats.backward_std), np.log10(backward), atol=0.3)

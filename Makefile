@@ -34,8 +34,8 @@ lab: install  ## Open JupyterLab on notebooks/ (127.0.0.1, token authentication 
 test: install  ## Run the whole suite: unit tests, nbval on every notebook, browser tests
 	$(BIN)/python -m pytest
 
-test-fast: install  ## Unit tests only (no notebooks, no browser)
-	$(BIN)/python -m pytest tests -m "not browser"
+test-fast: install  ## Unit tests only (no notebooks, no browser, no slow tests)
+	$(BIN)/python -m pytest tests -m "not browser and not slow"
 
 test-notebooks: install  ## nbval on every notebook
 	$(BIN)/python -m pytest notebooks

@@ -112,6 +112,11 @@ class Lab:
         """Shut the open notebook's kernel down and close its tab without saving."""
         self.page.evaluate(_CLOSE)
 
+    def scroll_to_cell(self, index: int) -> None:
+        self.page.evaluate(
+            "(i) => window.__initcourse.panel.content.widgets[i]?.node.scrollIntoView()", index
+        )
+
     def screenshot(self, path: Path, selector: str | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         target = self.page.locator(selector).first if selector else self.page

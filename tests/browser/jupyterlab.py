@@ -153,6 +153,7 @@ def problems(notebook_path: Path, cells: list[dict]) -> list[str]:
         return [f"the page shows {len(cells)} cells, the file has {len(notebook.cells)}"]
     allowed = allowed_errors(notebook_path)
     found = []
+    stopped_at = None  # the last cell that raised: Run All stops there unless it is tagged
     for cell in cells:
         if cell["type"] != "code" or not cell["source"].strip():
             continue
@@ -160,6 +161,15 @@ def problems(notebook_path: Path, cells: list[dict]) -> list[str]:
         where = f"cell {index} ({cell['source'].strip().splitlines()[0][:60]!r})"
         if cell["executionCount"] is None:
             found.append(f"{where} did not run")
+            if stopped_at is not None and stopped_at in allowed:
+                found.append(
+                    f"Run All stopped at cell {stopped_at}, which raises on purpose: JupyterLab "
+                    "runs on past an error only in a cell tagged 'raises-exception' (nbval reads "
+                    "the '# NBVAL_RAISES_EXCEPTION' comment, JupyterLab reads the tag)"
+                )
+            stopped_at = None
+        if cell["errors"]:
+            stopped_at = index
         if cell["errors"] and index not in allowed:
             last_line = cell["errors"][0].strip().splitlines()[-1]
             found.append(f"{where} shows an error: {last_line}")

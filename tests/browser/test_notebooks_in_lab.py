@@ -19,6 +19,8 @@ COURSE = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 def run_and_check(lab, name: str) -> list[str]:
     """Run All on ``name`` (relative to the server root) and list what went wrong; a
     screenshot of the page is kept when something did."""
+    screenshot = ARTIFACTS / f"{Path(name).stem}-problems.png"
+    screenshot.unlink(missing_ok=True)  # from an earlier run
     cells = lab.run_notebook(name)
     # The markers are read from the copy that ran, not from notebooks/, which may have
     # changed since the server started.
@@ -26,7 +28,7 @@ def run_and_check(lab, name: str) -> list[str]:
     if found:
         if found[0].startswith("cell "):
             lab.scroll_to_cell(int(found[0].split()[1]))
-        lab.screenshot(ARTIFACTS / f"{Path(name).stem}-problems.png")
+        lab.screenshot(screenshot)
     return found
 
 

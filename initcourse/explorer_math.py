@@ -287,7 +287,7 @@ def _masked_stats(stack, key, depth, factor, act, *, batch):
 
         def run(h):
             a, da = jax.lax.switch(act, branches, (h @ w) * factor)
-            return a, jnp.std(a), da
+            return a, _prop._std(a), da
 
         a, std, da = jax.lax.cond(layer < depth, run, lambda h: (h, nan, h), h)
         return a, (std, da)
@@ -299,7 +299,7 @@ def _masked_stats(stack, key, depth, factor, act, *, batch):
         g = jnp.where(layer == depth - 1, r, g)
 
         def run(g):
-            return ((g * da) @ w.T) * factor, jnp.std(g)
+            return ((g * da) @ w.T) * factor, _prop._std(g)
 
         return jax.lax.cond(layer < depth, run, lambda g: (g, nan), g)
 

@@ -23,6 +23,7 @@ is rendered with Agg into an ``ipywidgets.Image`` (a JPEG: fast to encode).
 
 from __future__ import annotations
 
+import base64
 import functools
 import html
 import io
@@ -334,8 +335,19 @@ class _Explorer:
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
         data = self.widget._repr_mimebundle_(**kwargs) or {}
+        # A still picture of the figure, shown where the live widget is not (a notebook
+        # opened before its cells run, a static viewer): the front end prefers the widget.
+        data["image/png"] = base64.b64encode(self._png()).decode("ascii")
         data["text/plain"] = repr(self)
         return data
+
+    def _png(self) -> bytes:
+        # The pixels the canvas holds now (both canvases render with Agg); no redraw.
+        from matplotlib.image import imsave
+
+        buffer = io.BytesIO()
+        imsave(buffer, np.asarray(self.figure.canvas.buffer_rgba()), format="png")
+        return buffer.getvalue()
 
 
 def _nice_up(value: float) -> float:
@@ -429,7 +441,7 @@ class FanInExplorer(_Explorer):
     def _build_figure(self) -> None:
         red, black = plots.PALETTE["vermillion"], plots.PALETTE["black"]
         with plots.style():
-            fig = Figure(figsize=(10, 4.0))
+            fig = Figure(figsize=(8.4, 3.8))  # 840 px: fits JupyterLab's notebook column
             hist_ax, std_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
             self._stairs = hist_ax.stairs(
                 np.zeros(_BINS), np.linspace(-1, 1, _BINS + 1), fill=True, alpha=0.45,
@@ -603,7 +615,7 @@ class DepthExplorer(_Explorer):
     def _build_figure(self) -> None:
         blue, orange = plots.PALETTE["blue"], plots.PALETTE["orange"]
         with plots.style():
-            fig = Figure(figsize=(10, 4.2))
+            fig = Figure(figsize=(8.4, 4.0))  # 840 px: fits JupyterLab's notebook column
             ax = fig.subplots()
             (self._forward,) = ax.plot([], [], color=blue, marker="o", ms=4,
                                        label="forward: std of h_l")
@@ -615,15 +627,15 @@ class DepthExplorer(_Explorer):
             (self._backward_theory,) = ax.plot([], [], color=black, ls="--", lw=1.5,
                                                label="_nolegend_")
             ax.set_yscale("log")
-            ax.set_title("std of the activations and of the gradients, layer by layer")
+            ax.set_title("std of activations and gradients, by layer")
             ax.set_xlabel("layer")
             ax.set_ylabel("std (log scale)")
             ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
-            self._label = fig.text(0.635, 0.84, "", ha="left", va="center", fontsize=18,
+            self._label = fig.text(0.615, 0.84, "", ha="left", va="center", fontsize=18,
                                    fontweight="bold")
             self._note = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center",
                                  va="center")
-            fig.subplots_adjust(left=0.09, right=0.62, bottom=0.14, top=0.9)
+            fig.subplots_adjust(left=0.11, right=0.6, bottom=0.14, top=0.9)
         self.figure, self._ax = fig, ax
         self._animated = [self._forward, self._backward, self._forward_theory,
                           self._backward_theory, self._label, self._note]

@@ -72,6 +72,9 @@ def test_size_and_clean_metadata(path):
             text = output.get("text", "") or output.get("data", {}).get("text/plain", "")
             assert "<Figure size" not in text, f"{path.name}: a stored '<Figure size ...>' repr"
             assert not re.search(r" at 0x[0-9a-f]{6,}", text), f"{path.name}: object address"
+            assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {}), (
+                f"{path.name}: a stored widget view (its model is gone): `make notebooks`"
+            )
 
 
 @pytest.mark.parametrize("path", SEQUENCE, ids=lambda p: p.name)

@@ -42,10 +42,22 @@ _RUN_ALL = """() => {
     );
 }"""
 
+# The kernel goes idle for a moment between two cells, and Run All's promise can settle
+# before the last queued cells have run: done means every code cell has run and the kernel
+# is idle, or (cells aborted after an error) the kernel has stayed idle for a few seconds.
 _RUN_DONE = """() => {
     const state = window.__initcourse;
     const kernel = state.panel.sessionContext.session?.kernel;
-    return state.run.done && kernel != null && kernel.status === 'idle';
+    if (!state.run.done || kernel == null || kernel.status !== 'idle') {
+        state.run.idleSince = null;
+        return false;
+    }
+    const cells = state.panel.content.widgets.filter((cell) => cell.model.type === 'code');
+    const allRan = cells.every((cell) => cell.model.executionCount != null
+        || cell.model.sharedModel.getSource().trim() === '');
+    if (allRan) return true;
+    state.run.idleSince = state.run.idleSince ?? Date.now();
+    return Date.now() - state.run.idleSince > 4000;
 }"""
 
 _WIDGETS_SETTLED = """(placeholder) => ![...window.__initcourse.panel.node.querySelectorAll(

@@ -244,7 +244,7 @@ MIN_WIDTH, MAX_WIDTH = 16, 1024
 WIDTHS = (16, 32, 64, 128, 256, 512, 1024)
 
 #: Rows of the seeded input batch: small enough for an update in a few milliseconds.
-DEPTH_BATCH = 64
+DEPTH_BATCH = 32
 
 #: A signal is *vanishing* when its std shrinks by more than this factor between the
 #: first layer it reaches and the last, *exploding* when it grows by more, else *stable*.

@@ -540,11 +540,11 @@ _REGIME_COLORS = {
 
 
 def _layer_span(depth: int) -> int:
-    """The depth rounded up to a round number, for the layer axis (few distinct limits)."""
-    for below, step in ((10, 1), (20, 2), (50, 5)):
-        if depth <= below:
-            return -(-depth // step) * step
-    return -(-depth // 10) * 10
+    """The layer axis's extent: the depth rounded up to 10, 25, 50 or 100.
+
+    Four extents only, so that a few cached pictures of the axes serve every depth.
+    """
+    return next(span for span in (10, 25, 50, 100) if depth <= span)
 
 
 def _decades(values: np.ndarray) -> tuple[float, float]:

@@ -57,8 +57,8 @@ CANVASES = ("auto", "ipympl", "image")
 # -- controls that raise instead of clamping -------------------------------------------------
 
 
-class _StrictIntSlider(widgets.IntSlider):
-    """An ``IntSlider`` whose ``value`` must be a whole number within ``[min, max]``.
+class _StrictInt(traitlets.HasTraits):
+    """Mixin for integer widgets: ``value`` must be a whole number within ``[min, max]``.
 
     ipywidgets clamps out-of-range values and truncates floats silently; this raises,
     naming the control (its ``description``) and showing the value received.
@@ -74,17 +74,12 @@ class _StrictIntSlider(widgets.IntSlider):
         return self.check(proposal.value)
 
 
-class _StrictIntText(widgets.BoundedIntText):
+class _StrictIntSlider(_StrictInt, widgets.IntSlider):
+    """An ``IntSlider`` that raises on out-of-range or non-integral values."""
+
+
+class _StrictIntText(_StrictInt, widgets.BoundedIntText):
     """A ``BoundedIntText`` that raises on out-of-range or non-integral values."""
-
-    value = traitlets.Any(0, help="Int value").tag(sync=True)
-
-    def check(self, value) -> int:
-        return _validate.integral(self.description, value, minimum=self.min, maximum=self.max)
-
-    @traitlets.validate("value")
-    def _validate_value(self, proposal):
-        return self.check(proposal.value)
 
 
 class _LadderSlider(widgets.SelectionSlider):

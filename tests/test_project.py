@@ -118,3 +118,12 @@ def test_makefile_targets_exist():
     assert "token=''" not in lab and 'token=""' not in lab and "disable_check_xsrf" not in lab
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_code_and_notebooks_pass_the_linter():
+    ruff = Path(sys.executable).parent / "ruff"
+    result = subprocess.run(
+        [str(ruff), "check", "initcourse", "tests", "benchmarks", "notebooks", "tools"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

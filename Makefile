@@ -18,9 +18,11 @@ $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "initcourse needs Python >= 3.11; PYTHON=$(PYTHON) is " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt tools/ipython_kernel_config.py
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	mkdir -p $(VENV)/etc/ipython
+	cp tools/ipython_kernel_config.py $(VENV)/etc/ipython/ipython_kernel_config.py
 	@touch $@
 
 install: $(STAMP)  ## Create .venv (if missing) and install the pinned course environment

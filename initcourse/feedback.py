@@ -66,7 +66,7 @@ _MISTAKES = (
     Mistake(
         "raises",
         "`solve` raised an exception.",
-        "Call `solve(42.0, jnp.ones(3), 2.0)` in a cell of its own to see the full traceback.",
+        "Run the call named above in a cell of its own to see the full traceback.",
     ),
     Mistake(
         "wrong-shape",
@@ -94,9 +94,10 @@ _MISTAKES = (
     ),
     Mistake(
         "activation-applied",
-        "The output is not affine in `x`: an activation function was applied.",
-        "The exercise's layer is `x @ kernel + bias` and nothing more: remove the activation "
-        "(`nn.relu`, `jnp.tanh`, ...).",
+        "The output is not affine in `x`: an activation (or another step) was applied after "
+        "the Dense layer.",
+        "Return the Dense layer's output, `x @ kernel + bias`, as it is: remove the activation "
+        "(`nn.relu`, `jnp.tanh`, ...) or whatever else comes after the layer.",
     ),
     Mistake(
         "bias-not-zero",
@@ -139,18 +140,18 @@ _MISTAKES = (
     Mistake(
         "seed-ignored",
         "The output does not change with `seed`.",
-        "Build the key from the argument: `jax.random.PRNGKey(int(seed))`, not a fixed number.",
+        "Build the key from the argument, `jax.random.PRNGKey(int(seed))`, on every call: no "
+        "fixed number, no params kept from an earlier call.",
     ),
     Mistake(
         "rng-stream",
-        "Right distribution, different numbers: the kernel was not drawn from the random "
-        "stream the reference uses. Flax derives each parameter's key from the key passed to "
-        "`init` and the parameter's path in the module tree: the reference's kernel lives at "
-        "`params/Dense_0/kernel` (one unnamed `nn.Dense` inside an `@nn.compact` module). A "
-        "split or shifted key (`jax.random.split`, `seed + 1`), an `nn.Dense` initialised on "
-        "its own (path `params/kernel`) or given a name each draw other numbers.",
-        "Pass `jax.random.PRNGKey(int(seed))` unchanged to `init`, and create exactly one "
-        "`nn.Dense`, without a name, inside your module's `@nn.compact` `__call__`.",
+        "Right distribution, different numbers: the kernel was not drawn from the reference's "
+        "random stream. Flax derives each parameter's key from the key given to `init` and "
+        "the parameter's path in the module tree, `params/Dense_0/kernel` in the reference.",
+        "Pass `jax.random.PRNGKey(int(seed))` unchanged to `init` (no `jax.random.split`, no "
+        "`seed + 1`), and create one unnamed `nn.Dense` inside an `@nn.compact` module: a bare "
+        "`nn.Dense` (path `params/kernel`) or a named one (`params/<name>/kernel`) draws other "
+        "numbers.",
     ),
     Mistake(
         "wrong-values",

@@ -11,13 +11,14 @@ import re
 import sys
 from pathlib import Path
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import initcourse
 from initcourse import grader
 from initcourse.feedback import CODES, HINTS, MISTAKES
-from initcourse.probes import PROBE_FAN_IN, PROBE_FEATURES, classify_kernel
+from initcourse.probes import CASES, PROBE_FAN_IN, PROBE_FEATURES, classify_kernel
 
 SOLUTIONS_DIR = Path(__file__).parent / "solutions"
 
@@ -38,7 +39,7 @@ def test_correct_variant_passes_with_no_mistakes(name):
     report = initcourse.check(CORRECT[name])
     assert report.mistakes == (), report.message
     assert report.passed
-    assert all(row.ok for row in report.cases) and len(report.cases) == 5
+    assert all(row.ok for row in report.cases) and len(report.cases) == len(CASES)
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))
@@ -79,6 +80,25 @@ def test_untouched_starter_says_not_solved_yet_without_a_traceback():
     assert "Traceback" not in text + page and "NotImplementedError(" in text
 
 
+def test_an_exception_names_the_call_that_raised_it_and_that_call_reproduces_it():
+    solve = WRONG["raises_on_one_feature"]
+    message = initcourse.check(solve).message
+    call = re.search(r"`(solve\(.*?\))` raised ValueError: features must be at least 2",
+                     message)
+    assert call, message
+    with pytest.raises(ValueError, match="at least 2"):
+        eval(call.group(1), {"solve": solve, "jnp": jnp})  # noqa: S307 - our own message
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("truncated_normal_not_rescaled", "`truncated_normal(stddev=1/sqrt(fan_in))`"),
+    ("sorted_output", "as after a sort"),
+    ("missing_return", "solve returned None, not an array: is its `return` missing?"),
+])
+def test_the_detail_says_what_was_seen(name, words):
+    assert words in initcourse.check(WRONG[name]).message
+
+
 def test_timeout_must_be_positive():
     with pytest.raises(ValueError, match="timeout"):
         initcourse.check(CORRECT["textbook"], timeout=0)
@@ -97,11 +117,12 @@ def test_the_learners_prints_stay_out_of_the_report(capsys):
 def test_report_shows_cases_mistake_and_fix_in_text_and_html():
     report = initcourse.check(WRONG["glorot_normal"])
     text, page = str(report), report._repr_html_()
-    assert "0 of 5 hidden cases match the reference" in text
-    assert text.count("wrong values") == 5
+    assert f"0 of {len(CASES)} hidden cases match the reference" in text
+    assert text.count("wrong values") == len(CASES)
     assert "<table>" in page and "<code>kernel:glorot</code>" in page
     assert "<code>kernel_init=nn.initializers.lecun_normal()</code>" in page
-    assert re.search(r"std 0\.1[0-9]{3} \(lecun_normal gives 0\.2041\)", text)
+    # Glorot's std on the 24x256 probe is sqrt(2 / 280) = 0.0845.
+    assert re.search(r"std 0\.08[0-9]{2} \(lecun_normal gives 0\.2041\)", text)
     # The same function gives the same report: nothing in it varies run to run.
     assert initcourse.check(WRONG["glorot_normal"])._repr_html_() == page
     assert repr(report) == text

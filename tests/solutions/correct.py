@@ -125,3 +125,72 @@ def flax_defaults(seed, x, features):
             return nn.Dense(self.features)(x)
 
     return init_apply(Plain(int(features)), seed, x)
+
+
+@_register
+def no_bias(seed, x, features):
+    """`use_bias=False`: no bias at all is the same as a zero bias."""
+
+    class NoBias(nn.Module):
+        features: int
+
+        @nn.compact
+        def __call__(self, x):
+            return nn.Dense(self.features, use_bias=False,
+                            kernel_init=nn.initializers.lecun_normal())(x)
+
+    return init_apply(NoBias(int(features)), seed, x)
+
+
+@_register
+def python_list(seed, x, features):
+    """Returns `y.tolist()`: Python floats, each exactly the float32 number."""
+    return init_apply(Layer(int(features)), seed, x).tolist()
+
+
+@_register
+def jitted_init_and_apply(seed, x, features):
+    """Jits init and apply together, the key passed in."""
+    model = Layer(int(features))
+
+    @jax.jit
+    def forward(key, x):
+        return model.apply(model.init(key, x), x)
+
+    return forward(jax.random.PRNGKey(int(seed)), x)
+
+
+@_register
+def jitted_with_static_seed(seed, x, features):
+    """Jits the whole recipe, the seed a static argument."""
+    forward = jax.jit(lambda seed, x: init_apply(Layer(int(features)), seed, x),
+                      static_argnums=0)
+    return forward(int(seed), x)
+
+
+@_register
+def rounded_seed(seed, x, features):
+    """`int(round(seed))`: the same integer for a whole-number seed."""
+    return init_apply(Layer(int(features)), int(round(seed)), x)
+
+
+@_register
+def numpy_input(seed, x, features):
+    """Turns `x` into a numpy array first."""
+    return init_apply(Layer(int(features)), seed, np.asarray(x))
+
+
+@_register
+def explicit_float32(seed, x, features):
+    """Spells out Flax's defaults `dtype=jnp.float32, param_dtype=jnp.float32`."""
+
+    class Explicit(nn.Module):
+        features: int
+
+        @nn.compact
+        def __call__(self, x):
+            return nn.Dense(self.features, dtype=jnp.float32, param_dtype=jnp.float32,
+                            kernel_init=nn.initializers.lecun_normal(),
+                            bias_init=nn.initializers.zeros)(x)
+
+    return init_apply(Explicit(int(features)), seed, x)

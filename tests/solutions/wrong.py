@@ -7,10 +7,12 @@ first, exactly as :func:`initcourse.check` must report them.
 from __future__ import annotations
 
 import itertools
+import sys
 import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import linen as nn
 
 import initcourse
@@ -50,10 +52,28 @@ def returns_params_too(seed, x, features):
     return model.apply(params, x), params
 
 
+@expect("wrong-shape")
+def returns_params_only(seed, x, features):
+    """Returns the params instead of the output."""
+    return Layer(int(features)).init(jax.random.PRNGKey(int(seed)), x)
+
+
+@expect("wrong-shape")
+def missing_return(seed, x, features):
+    """Computes the output and forgets to return it."""
+    y = init_apply(Layer(int(features)), seed, x)  # noqa: F841 - the mistake
+
+
 @expect("dtype")
 def half_precision_output(seed, x, features):
     """Casts the result to float16."""
     return init_apply(Layer(int(features)), seed, x).astype(jnp.float16)
+
+
+@expect("dtype")
+def float64_numpy_output(seed, x, features):
+    """Returns a float64 numpy array."""
+    return np.asarray(init_apply(Layer(int(features)), seed, x), dtype=np.float64)
 
 
 @expect("dtype")
@@ -92,6 +112,12 @@ def small_constant_bias(seed, x, features):
     return init_apply(Layer(int(features), bias_init=init.constant(0.1)), seed, x)
 
 
+@expect("bias-not-zero")
+def normal_bias(seed, x, features):
+    """`bias_init=normal()`: a random bias."""
+    return init_apply(Layer(int(features), bias_init=init.normal()), seed, x)
+
+
 @expect("activation-applied")
 def relu_applied(seed, x, features):
     """A ReLU after the Dense layer."""
@@ -108,6 +134,12 @@ def tanh_applied(seed, x, features):
 def sigmoid_applied(seed, x, features):
     """A sigmoid after the Dense layer: f(0) = 0.5 looks like a bias, but it is not one."""
     return init_apply(Layer(int(features), activation=nn.sigmoid), seed, x)
+
+
+@expect("activation-applied")
+def sorted_output(seed, x, features):
+    """Sorts the output: not an activation, but not affine in `x` either."""
+    return jnp.sort(init_apply(Layer(int(features)), seed, x))
 
 
 # -- the kernel -------------------------------------------------------------------------------
@@ -136,6 +168,12 @@ def he_normal(seed, x, features):
     return init_apply(Layer(int(features), kernel_init=init.he_normal()), seed, x)
 
 
+@expect("kernel:he")
+def he_uniform(seed, x, features):
+    """`he_uniform()`: He's std, from a uniform distribution."""
+    return init_apply(Layer(int(features), kernel_init=init.he_uniform()), seed, x)
+
+
 @expect("kernel:uniform")
 def lecun_uniform(seed, x, features):
     """`lecun_uniform()`: the right variance, the wrong distribution."""
@@ -146,6 +184,12 @@ def lecun_uniform(seed, x, features):
 def zeros_kernel(seed, x, features):
     """`zeros` for the kernel too."""
     return init_apply(Layer(int(features), kernel_init=init.zeros), seed, x)
+
+
+@expect("kernel:constant")
+def returns_zeros(seed, x, features):
+    """`jnp.zeros(features)`: the output a zero kernel would give."""
+    return jnp.zeros(int(features))
 
 
 @expect("kernel:unknown-scale")
@@ -159,6 +203,33 @@ def untruncated_lecun(seed, x, features):
     """`variance_scaling(1.0, "fan_in", "normal")`: the right variance, but not truncated."""
     kernel_init = init.variance_scaling(1.0, "fan_in", "normal")
     return init_apply(Layer(int(features), kernel_init=kernel_init), seed, x)
+
+
+def _truncated_lecun_not_rescaled(key, shape, dtype=jnp.float32):
+    return init.truncated_normal(stddev=1 / np.sqrt(shape[0]))(key, shape, dtype)
+
+
+@expect("kernel:unknown-scale")
+def truncated_normal_not_rescaled(seed, x, features):
+    """`truncated_normal(stddev=1/sqrt(fan_in))`: truncation leaves 0.88 of that std, which
+    `lecun_normal()` makes up for and this does not. On a kernel as small as 24x48 its std is
+    hard to tell from Glorot's."""
+    return init_apply(Layer(int(features), kernel_init=_truncated_lecun_not_rescaled), seed, x)
+
+
+@expect("kernel:unknown-scale")
+def swapped_fan_axes(seed, x, features):
+    """`lecun_normal(in_axis=-1, out_axis=-2)`: std 1/sqrt(features) instead."""
+    kernel_init = init.lecun_normal(in_axis=-1, out_axis=-2)
+    return init_apply(Layer(int(features), kernel_init=kernel_init), seed, x)
+
+
+@expect("kernel:unknown-scale")
+def numpy_weights(seed, x, features):
+    """Draws the kernel with NumPy: an untruncated normal, and other numbers."""
+    rng = np.random.default_rng(int(seed))
+    kernel = rng.normal(size=(x.shape[0], int(features))) / np.sqrt(x.shape[0])
+    return jnp.asarray(np.asarray(x) @ kernel, jnp.float32)
 
 
 # -- the random stream --------------------------------------------------------------------------
@@ -199,10 +270,59 @@ def named_dense(seed, x, features):
     return init_apply(Named(int(features)), seed, x)
 
 
+@expect("rng-stream")
+def dense_general(seed, x, features):
+    """`nn.DenseGeneral` initialised on its own: the same layer, another path."""
+    return init_apply(nn.DenseGeneral(int(features), kernel_init=init.lecun_normal()), seed, x)
+
+
+@expect("rng-stream")
+def nnx_linear(seed, x, features):
+    """Flax NNX's `nnx.Linear`: the same initializers, another random stream."""
+    from flax import nnx
+
+    return nnx.Linear(x.shape[0], int(features), rngs=nnx.Rngs(int(seed)))(x)
+
+
+@expect("rng-stream")
+def folded_seed(seed, x, features):
+    """`fold_in(PRNGKey(0), seed)`: a key that depends on the seed, but not the reference's."""
+    key = jax.random.fold_in(jax.random.PRNGKey(0), int(seed))
+    model = Layer(int(features))
+    return model.apply(model.init(key, x), x)
+
+
 @expect("seed-ignored")
 def fixed_seed(seed, x, features):
     """Always `PRNGKey(0)`."""
     return init_apply(Layer(int(features)), 0, x)
+
+
+_params_by_features: dict = {}
+
+
+@expect("seed-ignored")
+def caches_params_by_features(seed, x, features):
+    """Keeps the params of the first call for each `(features, len(x))`: later seeds reuse
+    them. Right on every case until one repeats a shape with another seed."""
+    model = Layer(int(features))
+    shape = (int(features), x.shape[0])
+    if shape not in _params_by_features:
+        _params_by_features[shape] = model.init(jax.random.PRNGKey(int(seed)), x)
+    return model.apply(_params_by_features[shape], x)
+
+
+_params_by_seed: dict = {}
+
+
+@expect("raises")
+def caches_params_by_seed(seed, x, features):
+    """Keeps the params of the first call for each seed: a later call with that seed and
+    another shape raises Flax's ScopeParamShapeError."""
+    model = Layer(int(features))
+    if seed not in _params_by_seed:
+        _params_by_seed[seed] = model.init(jax.random.PRNGKey(int(seed)), x)
+    return model.apply(_params_by_seed[seed], x)
 
 
 _counter = itertools.count()
@@ -212,6 +332,12 @@ _counter = itertools.count()
 def counter_seed(seed, x, features):
     """Adds a global call counter to the seed: every call draws new numbers."""
     return init_apply(Layer(int(features)), int(seed) + next(_counter), x)
+
+
+@expect("nondeterministic")
+def numpy_global_seed(seed, x, features):
+    """Draws the seed from NumPy's global random state instead of using the argument."""
+    return init_apply(Layer(int(features)), np.random.randint(0, 2**31 - 1), x)
 
 
 # -- the arguments and the initializers' API ---------------------------------------------------------
@@ -258,6 +384,20 @@ def zeros_called(seed, x, features):
 def wrong_attribute(seed, x, features):
     """A typo: `nn.initializers.lecun_norm()`."""
     return init_apply(Layer(int(features), kernel_init=init.lecun_norm()), seed, x)
+
+
+@expect("raises")
+def raises_on_one_feature(seed, x, features):
+    """Refuses `features=1`, which the exercise allows."""
+    if int(features) == 1:
+        raise ValueError("features must be at least 2")
+    return init_apply(Layer(int(features)), seed, x)
+
+
+@expect("raises")
+def exits(seed, x, features):
+    """Calls `sys.exit()`: reported like any exception, the kernel keeps running."""
+    sys.exit("giving up")
 
 
 @expect("timeout")

@@ -71,16 +71,18 @@ def write_result(solve, path: str, *, call_timeout: float) -> None:
 
 def find_submissions(paths) -> list[Path]:
     """The notebooks named by ``paths`` (files, or folders searched recursively), sorted."""
-    found: set[Path] = set()
+    found: dict[Path, Path] = {}  # resolved path -> the path as named
     for arg in paths:
         path = Path(arg)
         if path.is_dir():
-            found.update(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+            for p in path.rglob("*.ipynb"):
+                if ".ipynb_checkpoints" not in p.parts:
+                    found.setdefault(p.resolve(), p)
         elif path.is_file():
-            found.add(path)
+            found.setdefault(path.resolve(), path)
         else:
-            raise FileNotFoundError(f"SUBMISSION {arg!r} is neither a file nor a folder")
-    return sorted(found)
+            raise FileNotFoundError(f"SUBMISSION {str(arg)!r}: no such file or folder")
+    return sorted(found.values())
 
 
 def grade_notebook(path: Path, *, timeout: float, call_timeout: float) -> Grade:
@@ -96,7 +98,12 @@ def grade_notebook(path: Path, *, timeout: float, call_timeout: float) -> Grade:
         return Grade(name, status, passed, tuple(mistakes), time.monotonic() - start, detail)
 
     try:
-        notebook = nbformat.reads(path.read_bytes().decode("utf-8"), as_version=4)
+        text = path.read_bytes().decode("utf-8")
+        json.loads(text)
+        notebook = nbformat.reads(text, as_version=4)
+    except json.JSONDecodeError as exc:
+        return grade("invalid-notebook", f"not a notebook: not valid JSON ({exc.msg}: line "
+                                         f"{exc.lineno}, column {exc.colno})")
     except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not raised
         return grade("invalid-notebook", f"not a notebook: {type(exc).__name__}: "
                                          f"{_one_line(exc)}")
@@ -115,8 +122,9 @@ def grade_notebook(path: Path, *, timeout: float, call_timeout: float) -> Grade:
                 return CHECK_CELL_TIMEOUT
             return max(1, int(state["deadline"] - time.monotonic() + 0.999))
 
-        client = NotebookClient(run, kernel_name="python3", timeout_func=cell_timeout,
-                                shutdown_kernel="immediate", resources={"metadata": {"path": tmp}})
+        client = _client_keeping_no_outputs(NotebookClient)(
+            run, kernel_name="python3", timeout_func=cell_timeout, shutdown_kernel="immediate",
+            resources={"metadata": {"path": tmp}})
         status, detail = "", ""
         try:
             # The kernel's own logs (not the notebook's output) would clutter the summary.
@@ -134,7 +142,10 @@ def grade_notebook(path: Path, *, timeout: float, call_timeout: float) -> Grade:
             limit = CHECK_CELL_TIMEOUT if state["running"] == "the check" else timeout
             return grade("timeout", f"{state['running']} did not finish within {limit:g} s")
         except DeadKernelError:
-            return grade("execution-error", f"the kernel died while running {state['running']}")
+            in_check = state["running"] == "the check"
+            cause = " (does solve call `os._exit` or crash Python?)" if in_check else ""
+            return grade("execution-error",
+                         f"the kernel died while running {state['running']}{cause}")
         except Exception as exc:  # noqa: BLE001 - one broken submission must not stop grading
             return grade("execution-error", f"{state['running']} failed: {type(exc).__name__}: "
                                             f"{_one_line(exc)}")
@@ -144,6 +155,18 @@ def grade_notebook(path: Path, *, timeout: float, call_timeout: float) -> Grade:
     passed, mistakes = result["passed"], result["mistakes"]
     status = status or ("passed" if passed else "failed")
     return grade(status, detail or result["summary"], passed, mistakes)
+
+
+def _client_keeping_no_outputs(client_class):
+    """``client_class`` (an nbclient ``NotebookClient``) made to drop every output as it
+    arrives: grading needs none, and a cell that prints in a loop until its time limit would
+    otherwise pile up gigabytes of text in this process."""
+
+    class OutputlessClient(client_class):
+        def output(self, outs, msg, display_id, cell_index):
+            return None
+
+    return OutputlessClient
 
 
 def _cell_error(index, exc) -> str:
@@ -202,18 +225,30 @@ def run(args: argparse.Namespace) -> int:
         print(f"--out must name a .csv file that is not a submission; received {args.out!r}",
               file=sys.stderr)
         return 2
+    if not out.resolve().parent.is_dir() or out.is_dir():
+        print(f"--out must be a file in an existing folder; received {args.out!r}",
+              file=sys.stderr)
+        return 2
     if not submissions:
         print("no notebooks (*.ipynb) found in " + " ".join(args.submissions), file=sys.stderr)
         return 2
     os.environ.setdefault("JAX_PLATFORMS", "cpu")  # the kernels inherit it: no GPU probing
     grades = []
-    for path in submissions:
-        grades.append(grade_notebook(path, timeout=args.timeout, call_timeout=args.call_timeout))
-        print(f"graded {grades[-1].file}: {grades[-1].status}", file=sys.stderr)
-    with out.open("w", newline="", encoding="utf-8") as handle:
+    try:
+        handle = out.open("w", newline="", encoding="utf-8")
+    except OSError as exc:
+        print(f"--out cannot be written: {exc}", file=sys.stderr)
+        return 2
+    # Each row is written as soon as its submission is graded: an interrupted run keeps them.
+    with handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
-        writer.writerows(g.row() for g in grades)
+        for path in submissions:
+            grades.append(grade_notebook(path, timeout=args.timeout,
+                                         call_timeout=args.call_timeout))
+            writer.writerow(grades[-1].row())
+            handle.flush()
+            print(f"graded {grades[-1].file}: {grades[-1].status}", file=sys.stderr)
     print_table(grades)
     passed = sum(g.passed for g in grades)
     noun = "submission" if len(grades) == 1 else "submissions"

@@ -2,7 +2,8 @@
 
 tests/fixtures/submissions/ holds one notebook per situation: a correct solution, a wrong
 one, one whose later cell raises, one that defines no `solve`, one that returns the answer
-key's output, one that loops forever and one that is not JSON at all.
+key's output, one that loops forever, one whose `solve` ends the Python process and one that is
+not JSON at all.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ EXPECTED = {
     "calls_answer_key.ipynb": ("failed", "no", "calls-reference", "answer key"),
     "cell_error.ipynb": ("execution-error", "yes", "", "code cell 4 raised NameError"),
     "correct.ipynb": ("passed", "yes", "", ""),
+    "exits_python.ipynb": ("execution-error", "no", "", "kernel died while running the check"),
     "float_seed.ipynb": ("failed", "no", "float-seed", "seed=42.0 fails"),
     "infinite_loop.ipynb": ("timeout", "no", "", "did not finish within 12 s"),
     "no_solve.ipynb": ("no-solve", "no", "", "no function named solve"),
@@ -81,14 +83,14 @@ def test_summary_table_lists_file_status_passed_mistakes_runtime(graded):
         line = next(line for line in lines if name in line)
         assert status in line and passed in line and " s " in line + " "
         assert (mistakes or "-") in line
-    assert "7 submissions, 2 passed. Report: report.csv" in stdout
+    assert "8 submissions, 2 passed. Report: report.csv" in stdout
 
 
 def test_an_unreadable_notebook_is_reported_without_a_kernel():
     grade = grade_cli.grade_notebook(SUBMISSIONS / "broken_json.ipynb", timeout=5,
                                      call_timeout=1)
     assert grade.status == "invalid-notebook" and not grade.passed
-    assert "NotJSONError" in grade.detail
+    assert "not valid JSON" in grade.detail and "line 37, column 5" in grade.detail
 
 
 def test_refuses_to_write_the_report_over_a_submission(tmp_path, capsys):
@@ -102,11 +104,32 @@ def test_refuses_to_write_the_report_over_a_submission(tmp_path, capsys):
 
 def test_bad_arguments_are_named(tmp_path, capsys):
     assert main(["grade", str(tmp_path / "missing")]) == 2
-    assert "SUBMISSION" in capsys.readouterr().err
+    assert f"SUBMISSION '{tmp_path / 'missing'}': no such file or folder" in capsys.readouterr().err
+    # Checked before any grading, not after.
+    assert main(["grade", str(SUBMISSIONS), "--out", str(tmp_path / "no" / "r.csv")]) == 2
+    assert "--out must be a file in an existing folder" in capsys.readouterr().err
     assert main(["grade", str(tmp_path)]) == 2
     assert "no notebooks" in capsys.readouterr().err
     assert main(["grade", str(SUBMISSIONS), "--timeout", "0"]) == 2
     assert "--timeout must be > 0; received 0.0" in capsys.readouterr().err
+
+
+def test_the_kernels_outputs_are_dropped_as_they_arrive():
+    """A cell that prints in a loop until its time limit must not fill this process's memory."""
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_notebook
+
+    client = grade_cli._client_keeping_no_outputs(NotebookClient)(new_notebook())
+    outs = []
+    msg = {"msg_type": "stream", "parent_header": {"msg_id": "1"},
+           "header": {"msg_type": "stream"},
+           "content": {"name": "stdout", "text": "x" * 1000}}
+    assert client.output(outs, msg, None, 0) is None
+    assert outs == []
+    plain = NotebookClient(new_notebook())
+    plain.reset_execution_trackers()
+    plain.clear_before_next_output = False  # set by execute_cell, which is not run here
+    assert plain.output(outs, msg, None, 0) is not None and len(outs) == 1
 
 
 def test_folders_are_searched_recursively_without_checkpoints(tmp_path):
@@ -114,5 +137,5 @@ def test_folders_are_searched_recursively_without_checkpoints(tmp_path):
     for path in ("a.ipynb", "group/b.ipynb", "group/.ipynb_checkpoints/b-checkpoint.ipynb",
                  "notes.txt"):
         (tmp_path / path).write_text("{}")
-    found = grade_cli.find_submissions([tmp_path])
+    found = grade_cli.find_submissions([tmp_path, tmp_path / "a.ipynb"])
     assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a.ipynb", "group/b.ipynb"]

@@ -44,6 +44,15 @@ def integral(name: str, value, *, minimum: int | None = None, maximum: int | Non
     return result
 
 
+#: The seeds ``jax.random.PRNGKey`` accepts: 64-bit signed integers.
+SEED_RANGE = (-(2**63), 2**63 - 1)
+
+
+def seed(value, name: str = "seed") -> int:
+    """A seed for ``jax.random.PRNGKey``: a whole number in the 64-bit signed range."""
+    return integral(name, value, minimum=SEED_RANGE[0], maximum=SEED_RANGE[1])
+
+
 def positive_real(name: str, value, *, allow_zero: bool = False) -> float:
     """Return ``value`` as a float if it is a finite real number > 0 (>= 0 if allowed)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):

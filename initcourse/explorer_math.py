@@ -112,7 +112,7 @@ def kernel(name: str, fan_in, fan_out, *, seed=0) -> np.ndarray:
     """
     entry = _inits.spec(name)
     fan_in, fan_out = _check_fans(fan_in, fan_out)
-    seed = _validate.integral("seed", seed, minimum=0)
+    seed = _validate.integral("seed", seed, minimum=0, maximum=_validate.SEED_RANGE[1])
     if entry.family == "orthogonal":
         return _orthogonal(fan_in, fan_out, seed).astype(np.float32)
     if entry.family == "constant":
@@ -176,7 +176,7 @@ def kernel_stats(name: str, fan_in, fan_out, *, seed=0) -> KernelStats:
     """
     entry = _inits.spec(name)
     fan_in, fan_out = _check_fans(fan_in, fan_out)
-    seed = _validate.integral("seed", seed, minimum=0)
+    seed = _validate.integral("seed", seed, minimum=0, maximum=_validate.SEED_RANGE[1])
     n = fan_in * fan_out
     theory = _inits.expected_std(name, fan_in, fan_out)
     constant = None
@@ -355,7 +355,7 @@ def depth_stats(initializer: str, activation: str, depth, width, *, seed=0,
     activation = _validate.choice("activation", activation, _prop.ACTIVATIONS)
     depth = _validate.integral("depth", depth, minimum=1, maximum=MAX_DEPTH)
     width = _validate.integral("width", width, minimum=MIN_WIDTH, maximum=MAX_WIDTH)
-    seed = _validate.integral("seed", seed, minimum=0)
+    seed = _validate.integral("seed", seed, minimum=0, maximum=_validate.SEED_RANGE[1])
     batch = _validate.integral("batch", batch, minimum=2)
     stack = _STACK.get(entry.family, seed, depth, width)
     factor = _inits.unit_scale(initializer, width, width)

@@ -124,7 +124,7 @@ def layer_samples(
     depth = _validate.integral("depth", depth, minimum=1)
     width = _validate.integral("width", width, minimum=1)
     batch = _validate.integral("batch", batch, minimum=2)
-    seed = _validate.integral("seed", seed)
+    seed = _validate.seed(seed)
     if depth * batch * width > MAX_SAMPLES:
         raise ValueError(
             f"depth * batch * width must be <= {MAX_SAMPLES:,}; received depth={depth}, "

@@ -130,9 +130,14 @@ _SPECS = (
 INITIALIZERS: dict[str, InitializerSpec] = {spec.name: spec for spec in _SPECS}
 
 
-def spec(name: str) -> InitializerSpec:
-    """The registry entry for ``name`` (a clear error lists the known names)."""
-    _validate.choice("name", name, tuple(INITIALIZERS))
+def spec(name: str, *, argument: str = "name") -> InitializerSpec:
+    """The registry entry for ``name`` (a clear error, naming ``argument``, lists the names)."""
+    if not isinstance(name, str) and callable(name):
+        raise TypeError(
+            f"{argument} must be a registry name (one of {', '.join(map(repr, INITIALIZERS))}); "
+            f"a Flax initializer is not accepted here, received {name!r}"
+        )
+    _validate.choice(argument, name, tuple(INITIALIZERS))
     return INITIALIZERS[name]
 
 
@@ -169,19 +174,66 @@ def get_initializer(name: str, *, stddev: float | None = None) -> Callable:
     return spec(name).initializer(stddev=_stddev(name, stddev))
 
 
+#: The largest kernel :func:`sample_kernel` draws: 2**26 weights (256 MiB in float32).
+MAX_KERNEL_SIZE = 2**26
+
+
+def check_initializer(init, argument: str = "initializer") -> Callable:
+    """Check that ``init`` is a Flax initializer ``(key, shape, dtype) -> Array``.
+
+    Catches the course's classic mistake, a factory passed without its ``()``
+    (``lecun_normal`` instead of ``lecun_normal()``), with a message that says so. The check
+    traces ``init`` abstractly on a tiny shape: nothing is drawn or compiled.
+    """
+    if not callable(init):
+        raise TypeError(
+            f"{argument} must be a registry name or a Flax initializer (key, shape, dtype) -> "
+            f"Array; received {init!r}"
+        )
+    key = jax.random.PRNGKey(0)
+    try:
+        out = jax.eval_shape(lambda k: init(k, (2, 3), jnp.float32), key)
+    except TypeError as error:
+        try:
+            made = init(key, (2, 3), jnp.float32)
+        except Exception:  # noqa: BLE001 - reported below with the first error
+            made = None
+        if callable(made):
+            raise TypeError(
+                f"{argument} is an initializer factory, not an initializer: call it, e.g. "
+                f"lecun_normal() rather than lecun_normal; received {init!r}"
+            ) from None
+        raise TypeError(
+            f"{argument} must be a Flax initializer (key, shape, dtype) -> Array; calling it "
+            f"failed with {type(error).__name__}: {error}"
+        ) from None
+    if getattr(out, "shape", None) != (2, 3):
+        raise TypeError(
+            f"{argument} must return an array of the requested shape: asked for (2, 3), got "
+            f"{getattr(out, 'shape', type(out).__name__)}; received {init!r}"
+        )
+    return init
+
+
 def sample_kernel(name, fan_in, fan_out=None, *, seed=0, stddev=None, dtype=jnp.float32) -> np.ndarray:
     """Draw a ``(fan_in, fan_out)`` kernel with the real Flax initializer; return it as numpy.
 
-    ``name`` is a registry name or any Flax initializer ``(key, shape, dtype)``.
+    ``name`` is a registry name or any Flax initializer ``(key, shape, dtype)``; at most
+    ``MAX_KERNEL_SIZE`` weights.
     """
     fan_in, fan_out = _fans(fan_in, fan_out)
-    seed = _validate.integral("seed", seed)
+    if fan_in * fan_out > MAX_KERNEL_SIZE:
+        raise ValueError(
+            f"fan_in * fan_out must be at most {MAX_KERNEL_SIZE} weights; received fan_in="
+            f"{fan_in}, fan_out={fan_out} ({fan_in * fan_out} weights)"
+        )
+    seed = _validate.seed(seed)
     if isinstance(name, str):
         init = get_initializer(name, stddev=stddev)
-    elif callable(name):
-        init = name
     else:
-        raise TypeError(f"initializer must be a registry name or a Flax initializer; received {name!r}")
+        init = check_initializer(name)
+        if stddev is not None:
+            raise ValueError(f"stddev only applies to the registry name 'normal'; received {stddev!r}")
     return np.asarray(init(jax.random.PRNGKey(seed), (fan_in, fan_out), dtype))
 
 

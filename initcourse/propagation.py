@@ -28,6 +28,9 @@ _ACT_FNS = (lambda z: z, jax.nn.relu, jnp.tanh, jax.nn.sigmoid, nn.gelu)
 
 MAX_DEPTH = 1000
 MAX_WIDTH = 8192
+MAX_BATCH = 65536
+#: Bound on ``depth * width * max(width, batch)``: kernels and stored activations < 1 GiB.
+MAX_ELEMENTS = 2**28
 
 
 @dataclass(frozen=True)
@@ -120,14 +123,10 @@ _KERNEL_CACHE: dict[tuple[int, int], tuple[object, jax.Array]] = {}
 
 def _resolve(initializer, stddev) -> tuple[str, Callable | None]:
     if isinstance(initializer, str):
-        _inits.spec(initializer)
+        _inits.spec(initializer, argument="initializer")
         return initializer, None
-    if callable(initializer):
-        return getattr(initializer, "__qualname__", repr(initializer)), initializer
-    raise TypeError(
-        "initializer must be a registry name (one of "
-        f"{', '.join(_inits.INITIALIZERS)}) or a Flax initializer; received {initializer!r}"
-    )
+    init = _inits.check_initializer(initializer)
+    return getattr(init, "__qualname__", repr(init)), init
 
 
 def layer_stats(
@@ -148,19 +147,26 @@ def layer_stats(
         activation: one of ``ACTIVATIONS``.
         depth: number of layers, 1 to 1000.
         width: units per layer (fan-in = fan-out = width), 1 to 8192.
-        batch: number of input rows (each ``N(0, 1)``).
+        batch: number of input rows (each ``N(0, 1)``), 2 to 65536.
         seed: draws the kernels, the inputs and the backward cotangent.
         stddev: for ``initializer="normal"`` only (Flax's default 0.01).
 
     Biases are zero. One compilation per ``(depth, width, batch)``: the initializer,
-    activation and seed are runtime inputs.
+    activation and seed are runtime inputs. ``depth * width * max(width, batch)`` is at most
+    ``MAX_ELEMENTS`` (2**28), so the kernels and the stored activations stay under 1 GiB.
     """
     name, init = _resolve(initializer, stddev)
     activation = _validate.choice("activation", activation, ACTIVATIONS)
     depth = _validate.integral("depth", depth, minimum=1, maximum=MAX_DEPTH)
     width = _validate.integral("width", width, minimum=1, maximum=MAX_WIDTH)
-    batch = _validate.integral("batch", batch, minimum=2)
-    seed = _validate.integral("seed", seed)
+    batch = _validate.integral("batch", batch, minimum=2, maximum=MAX_BATCH)
+    if depth * width * max(width, batch) > MAX_ELEMENTS:
+        raise ValueError(
+            f"depth * width * max(width, batch) must be at most {MAX_ELEMENTS} (the kernels and "
+            f"the stored activations in float32 stay under 1 GiB each); received depth={depth}, "
+            f"width={width}, batch={batch}"
+        )
+    seed = _validate.seed(seed)
     key = jax.random.PRNGKey(seed)
     act = ACTIVATIONS.index(activation)
 
@@ -186,6 +192,9 @@ def layer_stats(
         buffer, key, jnp.int32(family), jnp.bool_(redraw), jnp.float32(factor), jnp.int32(act),
         batch=batch,
     )
+    # Wait for the results before caching the kernels: a run that fails (out of memory, say)
+    # must not leave a broken buffer behind for the next call at this shape.
+    jax.block_until_ready((fstd, bstd, kernels))
     if tag is not None:
         _KERNEL_CACHE[(depth, width)] = (tag, kernels)
     return LayerStats(
@@ -246,7 +255,7 @@ def predicted_stats(initializer: str, activation: str, depth, width, *, stddev=N
     Returns:
         ``(forward_std, backward_std)``, two arrays of shape ``(depth,)``, or ``None``.
     """
-    entry = _inits.spec(initializer)
+    entry = _inits.spec(initializer, argument="initializer")
     activation = _validate.choice("activation", activation, ACTIVATIONS)
     depth = _validate.integral("depth", depth, minimum=1, maximum=MAX_DEPTH)
     width = _validate.integral("width", width, minimum=1, maximum=MAX_WIDTH)

@@ -38,7 +38,7 @@ def solve(seed, x, features) -> jax.Array:
     Returns:
         a 1-D float32 array of shape ``(features,)``.
     """
-    seed = _validate.integral("seed", seed)
+    seed = _validate.seed(seed)
     features = _validate.integral("features", features, minimum=1)
     _validate.vector("x", x)
     x = jnp.asarray(x)

@@ -137,6 +137,14 @@ def test_unit_draws_times_scale_are_the_flax_draws(name):
         (lambda: expected_std("normal", 4, stddev=-1.0), ValueError, "stddev must be a finite"),
         (lambda: sample_kernel(42, 4, 4), TypeError, "initializer must be a registry name"),
         (lambda: measured_std("he_normal", 4, 4, seed=0.5), ValueError, "seed must be a whole"),
+        (lambda: measured_std("he_normal", 4, 4, seed=2**70), ValueError, "seed must be <="),
+        (lambda: measured_std("lecun_normal", 10**6, 10**6), ValueError,
+         "fan_in \\* fan_out must be at most 67108864"),
+        (lambda: sample_kernel(nn.initializers.lecun_normal, 4, 4), TypeError,
+         "initializer factory, not an initializer"),
+        (lambda: sample_kernel(lambda key: 0, 4, 4), TypeError, "must be a Flax initializer"),
+        (lambda: expected_std(nn.initializers.lecun_normal(), 4), TypeError,
+         "name must be a registry name .* not accepted here"),
     ],
 )
 def test_bad_input(call, error, message):

@@ -173,7 +173,7 @@ def test_one_compilation_per_shape():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(initializer="xavier"), ValueError, "name must be one of"),
+        (dict(initializer="xavier"), ValueError, "initializer must be one of"),
         (dict(initializer=3), TypeError, "initializer must be a registry name"),
         (dict(activation="softmax"), ValueError, "activation must be one of 'linear'"),
         (dict(depth=0), ValueError, "depth must be >= 1"),
@@ -182,6 +182,12 @@ def test_one_compilation_per_shape():
         (dict(batch=1), ValueError, "batch must be >= 2"),
         (dict(seed=float("nan")), ValueError, "seed must be finite"),
         (dict(initializer="he_normal", stddev=0.1), ValueError, "stddev only applies"),
+        (dict(batch=10**12), ValueError, "batch must be <= 65536"),
+        (dict(depth=1000, width=8192), ValueError, "depth \\* width \\* max\\(width, batch\\)"),
+        (dict(seed=2**64), ValueError, "seed must be <= 9223372036854775807"),
+        (dict(initializer=nn.initializers.lecun_normal), TypeError,
+         "initializer is an initializer factory, not an initializer: call it"),
+        (dict(initializer=lambda key: 0), TypeError, "initializer must be a Flax initializer"),
     ],
 )
 def test_bad_input(kwargs, error, message):
@@ -199,3 +205,27 @@ def test_a_vanishing_signal_is_measured_not_rounded_to_zero():
     assert np.all(stats.forward_std > 0) and np.all(stats.backward_std > 0)
     np.testing.assert_allclose(np.log10(stats.forward_std), np.log10(forward), atol=0.3)
     np.testing.assert_allclose(np.log10(stats.backward_std), np.log10(backward), atol=0.3)
+
+
+def test_predicted_stats_names_its_argument():
+    with pytest.raises(TypeError, match="initializer must be a registry name .* not accepted"):
+        predicted_stats(nn.initializers.lecun_normal(), "relu", 3, 8)
+
+
+def test_a_failed_run_leaves_nothing_broken_behind(monkeypatch):
+    """A run that fails (out of memory, say) must not poison the next call at that shape."""
+    from initcourse import propagation
+
+    layer_stats("he_normal", "relu", 3, 8, batch=4)  # caches the kernels of this shape
+
+    def fail(*args, **kwargs):
+        raise MemoryError("out of memory")
+
+    real = propagation._run
+    monkeypatch.setattr(propagation, "_run", fail)
+    with pytest.raises(MemoryError):
+        layer_stats("he_normal", "relu", 3, 8, batch=4, seed=1)
+    monkeypatch.setattr(propagation, "_run", real)
+    again = layer_stats("he_normal", "relu", 3, 8, batch=4, seed=1)
+    fresh = layer_stats("he_normal", "relu", 3, 8, batch=4, seed=1)
+    np.testing.assert_array_equal(again.forward_std, fresh.forward_std)

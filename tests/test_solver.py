@@ -99,6 +99,7 @@ def test_contrast_example_kernel_stds():
         ("3", "seed must be a real number"),
         (None, "seed must be a real number"),
         (jnp.array([1.0, 2.0]), "seed must be a real number"),
+        (2.0**64, "seed must be <= 9223372036854775807"),
     ],
 )
 def test_bad_seed(seed, message):

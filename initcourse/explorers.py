@@ -13,7 +13,7 @@ clamped::
 
     ex = FanInExplorer()
     ex.fan_in.value = 256
-    ex.readout  # 'std measured 0.0626 · theory 0.0625 = 1/√256 · ...'
+    ex.readout  # 'std measured 0.0629 · theory 0.0625 = 1/√256 · ...'
     ex.set(initializer="he_normal", seed=3)
 
 Figures are updated in place. In a Jupyter kernel with ipympl installed the figure is
@@ -54,7 +54,17 @@ classify_regime = em.classify_regime
 
 CANVASES = ("auto", "ipympl", "image")
 
+#: The seed control's range (a number box).
+MAX_SEED = 2**31 - 1
+
 # -- controls that raise instead of clamping -------------------------------------------------
+
+
+class _AnyButNone(traitlets.Any):
+    """``Any`` that refuses None. (``Any(allow_none=False)`` does not: traitlets keeps the
+    class's ``allow_none = True`` and then skips validation for None.)"""
+
+    allow_none = False
 
 
 class _StrictInt(traitlets.HasTraits):
@@ -64,7 +74,7 @@ class _StrictInt(traitlets.HasTraits):
     naming the control (its ``description``) and showing the value received.
     """
 
-    value = traitlets.Any(0, help="Int value").tag(sync=True)
+    value = _AnyButNone(0, help="Int value").tag(sync=True)
 
     def check(self, value) -> int:
         return _validate.integral(self.description, value, minimum=self.min, maximum=self.max)
@@ -89,6 +99,8 @@ class _LadderSlider(widgets.SelectionSlider):
     equally reachable. Setting ``value`` from Python accepts any whole number in
     ``[minimum, maximum]``: a value off the ladder is added to it.
     """
+
+    value = _AnyButNone(help="Selected value")
 
     def __init__(self, name: str, value, ladder, *, minimum: int, maximum: int, **kwargs):
         self._bounds = (minimum, maximum)
@@ -128,6 +140,8 @@ class _LadderSlider(widgets.SelectionSlider):
 
 class _Choice(widgets.Dropdown):
     """A ``Dropdown`` whose errors name the control and list the options."""
+
+    value = _AnyButNone(help="Selected value")
 
     def check(self, value) -> str:
         return _validate.choice(self.description, value, self._options_values)
@@ -410,6 +424,8 @@ class FanInExplorer(_Explorer):
                  canvas="auto"):
         names = tuple(_inits.INITIALIZERS)
         _validate.choice("initializer", initializer, names)
+        # Checked before the widgets exist: their min/max would clamp a bad value silently.
+        seed = _validate.integral("seed", seed, minimum=0, maximum=MAX_SEED)
         self.fan_in = _LadderSlider(
             "fan_in", fan_in, em.LADDER, minimum=1, maximum=em.MAX_FAN_IN,
             style=_STYLE, layout=_WIDE,
@@ -420,7 +436,7 @@ class FanInExplorer(_Explorer):
         )
         self.initializer = _Choice(options=names, value=initializer, description="initializer",
                                    style=_STYLE)
-        self.seed = _StrictIntText(value=seed, min=0, max=2**31 - 1, description="seed",
+        self.seed = _StrictIntText(value=seed, min=0, max=MAX_SEED, description="seed",
                                    style=_STYLE, layout=widgets.Layout(width="200px"))
         self.stats: em.KernelStats | None = None
         self._build_figure()
@@ -590,6 +606,9 @@ class DepthExplorer(_Explorer):
         names = tuple(_inits.INITIALIZERS)
         _validate.choice("activation", activation, _prop.ACTIVATIONS)
         _validate.choice("initializer", initializer, names)
+        # Checked before the widgets exist: their min/max would clamp a bad value silently.
+        depth = _validate.integral("depth", depth, minimum=1, maximum=em.MAX_DEPTH)
+        seed = _validate.integral("seed", seed, minimum=0, maximum=MAX_SEED)
         self.activation = _Choice(options=_prop.ACTIVATIONS, value=activation,
                                   description="activation", style=_STYLE)
         self.initializer = _Choice(options=names, value=initializer, description="initializer",
@@ -598,7 +617,7 @@ class DepthExplorer(_Explorer):
                                       style=_STYLE, layout=_WIDE)
         self.width = _LadderSlider("width", width, em.WIDTHS, minimum=em.MIN_WIDTH,
                                    maximum=em.MAX_WIDTH, style=_STYLE, layout=_WIDE)
-        self.seed = _StrictIntText(value=seed, min=0, max=2**31 - 1, description="seed",
+        self.seed = _StrictIntText(value=seed, min=0, max=MAX_SEED, description="seed",
                                    style=_STYLE, layout=widgets.Layout(width="200px"))
         self.stats: _prop.LayerStats | None = None
         self.regime = ""

@@ -155,6 +155,10 @@ def test_fan_in_slider_steps_through_the_ladder(fan):
         ("seed", 1.5, ValueError, "1.5"),
         ("initializer", "xavier", ValueError, "'xavier'"),
         ("initializer", 3, ValueError, "3"),
+        ("fan_in", None, TypeError, "None"),
+        ("fan_out", None, TypeError, "None"),
+        ("seed", None, TypeError, "None"),
+        ("initializer", None, ValueError, "None"),
     ],
 )
 def test_fan_in_bad_values_raise_naming_the_control(fan, control, value, error, shown):
@@ -299,6 +303,10 @@ def test_moving_depth_compiles_nothing(deep):
         ("width", 2048, ValueError, "2048"),
         ("activation", "swish", ValueError, "'swish'"),
         ("seed", "0", TypeError, "'0'"),
+        ("depth", None, TypeError, "None"),
+        ("width", None, TypeError, "None"),
+        ("activation", None, ValueError, "None"),
+        ("initializer", None, ValueError, "None"),
     ],
 )
 def test_depth_bad_values_raise_naming_the_control(deep, control, value, error, shown):
@@ -344,3 +352,21 @@ def test_classify_regime_threshold_is_checked():
     assert classify_regime([1.0, 0.3], threshold=3.0) == "vanishing"
     with pytest.raises(ValueError, match="threshold"):
         classify_regime([1.0, 2.0], threshold=1.0)
+
+
+@pytest.mark.parametrize(
+    ("make", "kwargs", "error", "message"),
+    [
+        (FanInExplorer, dict(seed=-1), ValueError, "seed must be >= 0; received -1"),
+        (FanInExplorer, dict(seed="3"), TypeError, "seed must be a real number; received '3'"),
+        (FanInExplorer, dict(fan_in=0), ValueError, "fan_in must be >= 1"),
+        (FanInExplorer, dict(initializer="xavier"), ValueError, "initializer must be one of"),
+        (DepthExplorer, dict(depth=0), ValueError, "depth must be >= 1; received 0"),
+        (DepthExplorer, dict(depth=101), ValueError, "depth must be <= 100"),
+        (DepthExplorer, dict(seed=-3), ValueError, "seed must be >= 0; received -3"),
+        (DepthExplorer, dict(width=2048), ValueError, "width must be <= 1024"),
+    ],
+)
+def test_constructors_refuse_what_the_controls_would_clamp(make, kwargs, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        make(canvas="image", **kwargs)

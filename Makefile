@@ -9,6 +9,9 @@ PORT ?= 8888
 export JAX_PLATFORMS := cpu
 export PYTHONHASHSEED := 0
 
+# A recipe that fails leaves no half-made target behind (so the next run starts over).
+.DELETE_ON_ERROR:
+
 .PHONY: help install lab test test-fast test-notebooks test-browser lint bench notebooks grade clean
 
 help:  ## List the targets
@@ -16,7 +19,8 @@ help:  ## List the targets
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "initcourse needs Python >= 3.11; PYTHON=$(PYTHON) is " + sys.version.split()[0])'
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { echo "initcourse: $(PYTHON) cannot create virtual environments; on Debian or Ubuntu: sudo apt install python3-venv" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt tools/ipython_kernel_config.py
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
@@ -46,7 +50,7 @@ test-browser: install  ## JupyterLab + Chromium tests only
 	$(BIN)/python -m pytest tests -m browser
 
 lint: install  ## ruff on the package, tests, benchmarks and notebooks
-	$(BIN)/ruff check initcourse tests benchmarks notebooks
+	$(BIN)/ruff check initcourse tests benchmarks notebooks tools
 
 bench: install  ## Run the benchmarks (they print their figures)
 	$(BIN)/python benchmarks/foundation.py
@@ -56,6 +60,7 @@ notebooks: install  ## Re-execute every notebook top to bottom and store its out
 	$(BIN)/python tools/execute_notebooks.py notebooks/[0-9][0-9]_*.ipynb
 
 grade: install  ## Grade submitted notebooks: make grade SUBMISSIONS=folder/ [OUT=report.csv]
+	@test -n "$(SUBMISSIONS)" || { echo "make grade: say which notebooks, e.g. make grade SUBMISSIONS=submissions/ OUT=grades.csv" >&2; exit 2; }
 	$(BIN)/python -m initcourse grade $(SUBMISSIONS) $(if $(OUT),--out $(OUT))
 
 clean:  ## Remove caches and test artifacts (keeps .venv)

@@ -96,6 +96,19 @@ def main() -> None:
     fan_times = run(fan_in, fan_in_sweep())
     depth_times = run(depth, depth_sweep())
 
+    # Changes that draw every weight afresh (a new seed, a new distribution family), at the
+    # depth and width of the goal: reported on their own, they are not slider moves.
+    depth.set(depth=50, width=512, initializer="he_normal", activation="relu", seed=0)
+    redraw = {"seed": [], "family": []}
+    for i in range(1, 6):
+        start = time.perf_counter()
+        depth.set(seed=i)
+        redraw["seed"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        depth.set(initializer="he_uniform" if i % 2 else "he_normal")
+        redraw["family"].append(time.perf_counter() - start)
+    depth.set(initializer="he_normal", seed=0)
+
     compute = []
     for _ in range(10):
         start = time.perf_counter()
@@ -108,6 +121,9 @@ def main() -> None:
           f"p50 {np.median(compute) * 1000:.1f} ms")
     fan_p50 = report("fan_in explorer", fan_times, fan_in)
     depth_p50 = report("depth explorer (width 512)", depth_times, depth)
+    print(f"depth explorer at depth 50, width 512, redrawing every weight: new seed p50 "
+          f"{np.median(redraw['seed']) * 1000:.0f} ms, new distribution family p50 "
+          f"{np.median(redraw['family']) * 1000:.0f} ms")
     print(f"explorers: fan_in_p50_ms={fan_p50:.1f} depth_p50_ms={depth_p50:.1f} "
           f"compiles_after_warmup={compiles}")
 

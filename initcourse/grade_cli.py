@@ -79,6 +79,10 @@ def find_submissions(paths) -> list[Path]:
                 if ".ipynb_checkpoints" not in p.parts:
                     found.setdefault(p.resolve(), p)
         elif path.is_file():
+            if path.suffix != ".ipynb":
+                raise FileNotFoundError(
+                    f"SUBMISSION {str(arg)!r} is not a notebook: name .ipynb files or folders"
+                )
             found.setdefault(path.resolve(), path)
         else:
             raise FileNotFoundError(f"SUBMISSION {str(arg)!r}: no such file or folder")
@@ -201,7 +205,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
                         help="exercise notebooks, or folders searched for *.ipynb")
     parser.add_argument("--out", default="grades.csv",
-                        help="the CSV report to write (default: grades.csv)")
+                        help="the CSV report to write (default: grades.csv); an existing file "
+                             "is never replaced unless --overwrite is given")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the --out file if it exists")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds allowed for each notebook's cells (default: 120)")
     parser.add_argument("--call-timeout", type=float, default=5.0,
@@ -232,6 +239,12 @@ def run(args: argparse.Namespace) -> int:
     if not submissions:
         print("no notebooks (*.ipynb) found in " + " ".join(args.submissions), file=sys.stderr)
         return 2
+    if out.exists() and not args.overwrite:
+        print(f"--out {args.out!r} exists already: name another file, or pass --overwrite to "
+              "replace it", file=sys.stderr)
+        return 2
+    noun = "submission" if len(submissions) == 1 else "submissions"
+    print(f"grading {len(submissions)} {noun}; report: {out}", file=sys.stderr)
     os.environ.setdefault("JAX_PLATFORMS", "cpu")  # the kernels inherit it: no GPU probing
     grades = []
     try:
@@ -251,6 +264,5 @@ def run(args: argparse.Namespace) -> int:
             print(f"graded {grades[-1].file}: {grades[-1].status}", file=sys.stderr)
     print_table(grades)
     passed = sum(g.passed for g in grades)
-    noun = "submission" if len(grades) == 1 else "submissions"
     print(f"\n{len(grades)} {noun}, {passed} passed. Report: {out}")
     return 0

@@ -112,6 +112,21 @@ def test_bad_arguments_are_named(tmp_path, capsys):
     assert "no notebooks" in capsys.readouterr().err
     assert main(["grade", str(SUBMISSIONS), "--timeout", "0"]) == 2
     assert "--timeout must be > 0; received 0.0" in capsys.readouterr().err
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a notebook")
+    assert main(["grade", str(notes)]) == 2
+    assert f"SUBMISSION '{notes}' is not a notebook" in capsys.readouterr().err
+
+
+def test_an_existing_report_is_never_replaced_unless_asked(tmp_path, capsys):
+    report = tmp_path / "grades.csv"
+    report.write_text("the instructor's own notes\n")
+    assert main(["grade", str(SUBMISSIONS / "broken_json.ipynb"), "--out", str(report)]) == 2
+    assert "exists already" in capsys.readouterr().err
+    assert report.read_text() == "the instructor's own notes\n"
+    assert main(["grade", str(SUBMISSIONS / "broken_json.ipynb"), "--out", str(report),
+                 "--overwrite"]) == 0
+    assert report.read_text().startswith("file,status,passed")
 
 
 def test_the_kernels_outputs_are_dropped_as_they_arrive():

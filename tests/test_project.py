@@ -67,10 +67,16 @@ def test_environment_yml_agrees_with_pyproject():
     assert "-e ." in pip or "." in pip, "environment.yml must install the package itself"
     assert "-c constraints.txt" in pip, "environment.yml must install with constraints.txt"
     others = [p for p in pip if p not in {"-e .", ".", "-c constraints.txt"}]
-    for line in others:  # anything listed separately must agree with pyproject's ranges
+    declared = {canonicalize_name(r.name): r for r in _requirements()}
+    pins = _pins()
+    for line in others:  # anything listed separately must agree with pyproject and the pins
         req = Requirement(line)
-        declared = {canonicalize_name(r.name): r for r in _requirements()}
-        assert canonicalize_name(req.name) in declared, f"{req.name} is not in pyproject.toml"
+        name = canonicalize_name(req.name)
+        assert name in declared, f"{req.name} is not in pyproject.toml"
+        assert req.specifier.contains(pins[name]), (
+            f"environment.yml asks for {line!r}, but constraints.txt pins {pins[name]}"
+        )
+        assert declared[name].specifier.contains(pins[name])
 
 
 def test_the_installed_environment_is_the_pinned_one():

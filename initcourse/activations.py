@@ -1,0 +1,68 @@
+"""The activations the course compares: one table, for JAX and for NumPy.
+
+>>> ACTIVATIONS["tanh"].jax(0.0)  # doctest: +SKIP
+Array(0., dtype=float32, weak_type=True)
+>>> float(ACTIVATIONS["relu"].slope(np.array(2.0)))
+1.0
+
+Each entry holds the function for JAX (what the networks use, ``flax.linen``'s own
+definitions) and a float64 NumPy version of the function and its slope ``phi'`` for the
+theory (Gaussian expectations by quadrature).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import linen as nn
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _gelu(z):
+    # Flax's nn.gelu is the tanh approximation (approximate=True by default).
+    return 0.5 * z * (1.0 + np.tanh(_GELU_C * (z + 0.044715 * z**3)))
+
+
+def _gelu_slope(z):
+    t = np.tanh(_GELU_C * (z + 0.044715 * z**3))
+    return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t**2) * _GELU_C * (1.0 + 3 * 0.044715 * z**2)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation of the course.
+
+    Attributes:
+        name: its name in the course (``"relu"``, ...).
+        jax: the JAX function, elementwise.
+        numpy: the same function in NumPy, for float64 theory.
+        slope: its derivative ``phi'`` in NumPy.
+    """
+
+    name: str
+    jax: Callable[[jax.Array], jax.Array]
+    numpy: Callable[[np.ndarray], np.ndarray]
+    slope: Callable[[np.ndarray], np.ndarray]
+
+
+#: name -> Activation, in the course's order.
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation("linear", lambda z: z, lambda z: z, np.ones_like),
+        Activation("relu", jax.nn.relu, lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(float)),
+        Activation("tanh", jnp.tanh, np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
+        Activation("sigmoid", jax.nn.sigmoid, _sigmoid, lambda z: _sigmoid(z) * (1.0 - _sigmoid(z))),
+        Activation("gelu", nn.gelu, _gelu, _gelu_slope),
+    )
+}

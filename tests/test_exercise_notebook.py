@@ -16,7 +16,7 @@ from nbclient import NotebookClient
 import initcourse
 from initcourse.probes import CASES
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_exercise.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "09_exercise.ipynb"
 
 
 def _committed():

@@ -7,6 +7,9 @@ The helper package of the course's notebooks:
   (:func:`expected_std`, :func:`measured_std`).
 - :mod:`initcourse.propagation`: signal and gradient statistics of deep MLPs
   (:func:`layer_stats`, :func:`predicted_stats`).
+- :mod:`initcourse.training`: :func:`train` a deep MLP on handwritten digits and record
+  what the initializer does to it; :mod:`initcourse.lsuv_init`: :func:`lsuv`, a
+  data-driven initialization (loaded on first use).
 - :mod:`initcourse.explorers`, :mod:`initcourse.plots`, :mod:`initcourse.grader`: widgets,
   figures and the exercise check. They load matplotlib and ipywidgets, so they are
   imported only when first used.
@@ -40,6 +43,11 @@ _LAZY = {
     "DepthExplorer": "initcourse.explorers",
     "fan_in_explorer": "initcourse.explorers",
     "depth_explorer": "initcourse.explorers",
+    "train": "initcourse.training",
+    "train_runs": "initcourse.training",
+    "TrainHistory": "initcourse.training",
+    "lsuv": "initcourse.lsuv_init",
+    "LSUVResult": "initcourse.lsuv_init",
 }
 
 __all__ = [

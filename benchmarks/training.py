@@ -1,0 +1,121 @@
+"""What do initcourse.train's diagnostics and the training explorer cost?
+
+- ``step_ratio``: the time of one training step of :func:`initcourse.train` (everything
+  it does: batches, diagnostics every ``RECORD_EVERY`` steps, the history) over the time
+  of one step of a bare hand-written loop (a jitted optax step on the same net, called
+  once per step), both after warm-up.
+- ``explorer_overhead_ratio``: the training explorer's ``.train()`` (drawing the curves,
+  the progress bar and the readout between chunks) over :func:`initcourse.train_runs`
+  for the same runs.
+- ``compiles_after_warmup``: XLA compilations while the initializer, seed and learning
+  rate change after one warm-up run per program.
+
+    JAX_PLATFORMS=cpu python benchmarks/training.py
+
+Prints the figures, then one line:
+``training: step_ratio=<n> explorer_overhead_ratio=<n> compiles_after_warmup=<n>``.
+Goals: step_ratio <= 1.15, explorer_overhead_ratio <= 1.3, 0 compilations.
+The shape is notebook 08's (30 ReLU layers of width 64, batch 128); medians of a few
+repeats, in one process, so that the ratios survive a busy machine.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import optax  # noqa: E402
+
+import initcourse  # noqa: E402
+from initcourse import training_data, training_engine  # noqa: E402
+
+SHAPE = {"depth": 30, "width": 64, "batch": 128}
+STEPS = 200
+REPEATS = 3
+_COMPILES = {"count": 0}
+
+
+def _on_event(event: str, duration: float, **kwargs) -> None:
+    if event == "/jax/core/compile/backend_compile_duration":
+        _COMPILES["count"] += 1
+
+
+def bare_loop(seed: int, steps: int) -> float:
+    """A hand-written loop: the same net and batches, a jitted optax step per step."""
+    d = training_data.digits()
+    x, y = jnp.asarray(d.x_train), jnp.asarray(d.y_train)
+    params = training_data.init_params(initcourse.get_initializer("he_normal"), depth=SHAPE["depth"],
+                                       width=SHAPE["width"], seed=seed)
+    order = training_data.batch_order(seed, steps, SHAPE["batch"])
+    tx = optax.sgd(0.01, momentum=0.9)
+
+    @jax.jit
+    def step(params, state, rows):
+        loss, grads = jax.value_and_grad(training_engine.loss_fn)(params, x[rows], y[rows], "relu")
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state, loss
+
+    state = tx.init(params)
+    step(params, state, order[0])[2].block_until_ready()  # compile outside the timing
+    start = time.perf_counter()
+    for rows in order:
+        params, state, loss = step(params, state, rows)
+    loss.block_until_ready()
+    return time.perf_counter() - start
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    jax.monitoring.register_event_duration_secs_listener(_on_event)
+    common = dict(SHAPE, steps=STEPS, learning_rate=0.01)
+    # Warm-up: every program once (train, the explorer, the bare loop).
+    initcourse.train("he_normal", **common)
+    explorer = initcourse.training_explorer(initializers=("he_normal", "glorot_normal"),
+                                            depth=SHAPE["depth"], width=SHAPE["width"],
+                                            steps=STEPS, canvas="image")
+    explorer.train()
+    bare_loop(0, 2)
+
+    before = _COMPILES["count"]
+    train_s, bare_s = [], []
+    for seed in range(REPEATS):
+        # A new initializer, seed and learning rate each time: none may recompile.
+        name = ("glorot_normal", "lecun_uniform", "orthogonal")[seed]
+        train_s.append(timed(lambda s=seed, n=name: initcourse.train(
+            n, **dict(common, learning_rate=0.01 * (s + 1)), seed=s)))
+        bare_s.append(bare_loop(seed, STEPS))
+    step_ratio = statistics.median(train_s) / statistics.median(bare_s)
+
+    runs = [{"initializer": "he_normal"}, {"initializer": "glorot_normal"}]
+    direct_s, explorer_s = [], []
+    for seed in range(REPEATS):
+        direct_s.append(timed(lambda s=seed: initcourse.train_runs(
+            [dict(r, seed=s) for r in runs], **common)))
+        explorer.set(seed=seed)
+        explorer_s.append(timed(explorer.train))
+    explorer_ratio = statistics.median(explorer_s) / statistics.median(direct_s)
+    compiles = _COMPILES["count"] - before
+
+    ms = 1000 / STEPS
+    print(f"train: {statistics.median(train_s) * ms:.2f} ms/step, bare loop "
+          f"{statistics.median(bare_s) * ms:.2f} ms/step ({STEPS} steps, depth {SHAPE['depth']}, "
+          f"width {SHAPE['width']}, batch {SHAPE['batch']})")
+    print(f"explorer: {statistics.median(explorer_s):.2f} s, train_runs: "
+          f"{statistics.median(direct_s):.2f} s for {len(runs)} runs of {STEPS} steps")
+    print(f"training: step_ratio={step_ratio:.2f} explorer_overhead_ratio={explorer_ratio:.2f} "
+          f"compiles_after_warmup={compiles}")
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,10 @@ The helper package of the course's notebooks:
 - :mod:`initcourse.training`: :func:`train` a deep MLP on handwritten digits and record
   what the initializer does to it; :mod:`initcourse.lsuv_init`: :func:`lsuv`, a
   data-driven initialization (loaded on first use).
+- :mod:`initcourse.meanfield`: mean-field theory in NumPy: the fixed point ``q*``,
+  :func:`chi1`, :func:`edge_of_chaos`, :func:`depth_scales`, the correlation map;
+  :mod:`initcourse.correlation` and :mod:`initcourse.isometry` measure the same things on
+  real Flax stacks (loaded on first use).
 - :mod:`initcourse.explorers`, :mod:`initcourse.plots`, :mod:`initcourse.grader`: widgets,
   figures and the exercise check. They load matplotlib and ipywidgets, so they are
   imported only when first used.
@@ -27,6 +31,15 @@ from initcourse.initializers import (
     get_initializer,
     measured_std,
     sample_kernel,
+)
+from initcourse.meanfield import (
+    chi1,
+    correlation_by_layer,
+    correlation_map,
+    critical_line,
+    depth_scales,
+    edge_of_chaos,
+    fixed_point,
 )
 from initcourse.propagation import ACTIVATIONS, LayerStats, layer_stats, predicted_stats
 from initcourse.solver import LecunDense, solve
@@ -48,6 +61,10 @@ _LAZY = {
     "TrainHistory": "initcourse.training",
     "lsuv": "initcourse.lsuv_init",
     "LSUVResult": "initcourse.lsuv_init",
+    "PairStack": "initcourse.correlation",
+    "measured_correlation": "initcourse.correlation",
+    "jacobian_singular_values": "initcourse.isometry",
+    "product_singular_values": "initcourse.isometry",
 }
 
 __all__ = [
@@ -55,7 +72,14 @@ __all__ = [
     "INITIALIZERS",
     "LayerStats",
     "LecunDense",
+    "chi1",
+    "correlation_by_layer",
+    "correlation_map",
+    "critical_line",
+    "depth_scales",
+    "edge_of_chaos",
     "expected_std",
+    "fixed_point",
     "get_initializer",
     "layer_stats",
     "measured_std",

@@ -358,22 +358,30 @@ def test_products_of_orthogonal_matrices_keep_every_singular_value_at_one():
     assert gauss.max() / gauss.min() > 1e10
 
 
+def test_layers_are_flax_s_draws():
+    layers = isometry.draw_layers("orthogonal", 1.5, 0.1, 3, 16, seed=4)
+    kernel = np.asarray(layers["kernel"][1], np.float64)
+    np.testing.assert_allclose(kernel @ kernel.T, 1.5 * np.eye(16), atol=1e-5)
+    deeper = isometry.draw_layers("orthogonal", 1.5, 0.1, 5, 16, seed=4)
+    np.testing.assert_array_equal(deeper["kernel"][:3], layers["kernel"])
+    np.testing.assert_array_equal(deeper["bias"][:3], layers["bias"])
+    gauss = isometry.draw_layers("gaussian", 2.0, 0.0, 40, 64, seed=0)
+    assert float(jnp.std(gauss["kernel"])) == pytest.approx(math.sqrt(2.0 / 64), rel=0.01)
+    assert float(jnp.max(jnp.abs(gauss["bias"]))) == 0.0
+
+
 def test_jacobian_is_the_product_of_the_layers():
-    """jax.jacfwd on the Flax stack equals prod_l diag(phi'(z_l)) W_l^T built by hand."""
+    """jax.jacfwd through nn.Dense.apply equals prod_l diag(phi'(z_l)) W_l^T built by hand."""
     width, depth, sw2, sb2 = 16, 4, 1.5, 0.1
     s = isometry.jacobian_singular_values("tanh", sw2, sb2, depth, width, seed=2)
-    model = isometry.DenseStack(depth, width, "tanh",
-                                nn.initializers.normal(math.sqrt(sw2 / width)),
-                                nn.initializers.normal(math.sqrt(sb2)))
-    k_params, k_x = jax.random.split(jax.random.PRNGKey(2))
+    layers = isometry.draw_layers("gaussian", sw2, sb2, depth, width, seed=2)
     q0 = (mf.fixed_point("tanh", sw2, sb2) - sb2) / sw2
-    x = jax.random.normal(k_x, (width,))
+    x = jax.random.normal(jax.random.PRNGKey(3), (width,))
     x = x / jnp.sqrt(jnp.mean(x * x)) * jnp.float32(math.sqrt(q0))
-    (params,) = [layer["Dense_0"] for layer in model.init(k_params, x)["params"].values()]
     h, jac = np.asarray(x, np.float64), np.eye(width)
     for layer in range(depth):
-        w = np.asarray(params["kernel"][layer], np.float64)
-        z = h @ w + np.asarray(params["bias"][layer], np.float64)
+        w = np.asarray(layers["kernel"][layer], np.float64)
+        z = h @ w + np.asarray(layers["bias"][layer], np.float64)
         jac = (w * (1 - np.tanh(z) ** 2)[None, :]).T @ jac
         h = np.tanh(z)
     np.testing.assert_allclose(s, np.linalg.svd(jac, compute_uv=False), rtol=1e-4, atol=1e-6)

@@ -72,7 +72,7 @@ def run(explorer, steps) -> np.ndarray:
 def report(name: str, times: np.ndarray, explorer) -> float:
     p50, p90 = np.percentile(times, [50, 90])
     print(f"{name}: {times.size} updates, p50 {p50:.1f} ms, p90 {p90:.1f} ms, "
-          f"max {times.max():.1f} ms, full redraws {explorer._view.full_draws}")
+          f"max {times.max():.1f} ms, full redraws {explorer.view.full_draws}")
     return float(p50)
 
 
@@ -92,7 +92,7 @@ def main() -> None:
     depth.set(initializer="he_normal", depth=50)
 
     warm = _COMPILES["count"]
-    fan_in._view.full_draws = depth._view.full_draws = 0
+    fan_in.view.full_draws = depth.view.full_draws = 0
     fan_times = run(fan_in, fan_in_sweep())
     depth_times = run(depth, depth_sweep())
 

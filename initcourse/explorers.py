@@ -23,17 +23,11 @@ is rendered with Agg into an ``ipywidgets.Image`` (a JPEG: fast to encode).
 
 from __future__ import annotations
 
-import base64
 import functools
-import html
-import io
 import math
-from collections import OrderedDict
 
 import ipywidgets as widgets
 import numpy as np
-import traitlets
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
 
@@ -41,6 +35,8 @@ from initcourse import _validate, plots
 from initcourse import explorer_math as em
 from initcourse import initializers as _inits
 from initcourse import propagation as _prop
+from initcourse.canvas import Explorer, log_limits, nice_up
+from initcourse.controls import STYLE, WIDE, Dropdown, IntSlider, IntText, LadderSlider
 
 __all__ = [
     "DepthExplorer",
@@ -52,326 +48,8 @@ __all__ = [
 
 classify_regime = em.classify_regime
 
-CANVASES = ("auto", "ipympl", "image")
-
 #: The seed control's range (a number box).
 MAX_SEED = 2**31 - 1
-
-# -- controls that raise instead of clamping -------------------------------------------------
-
-
-class _AnyButNone(traitlets.Any):
-    """``Any`` that refuses None. (``Any(allow_none=False)`` does not: traitlets keeps the
-    class's ``allow_none = True`` and then skips validation for None.)"""
-
-    allow_none = False
-
-
-class _StrictInt(traitlets.HasTraits):
-    """Mixin for integer widgets: ``value`` must be a whole number within ``[min, max]``.
-
-    ipywidgets clamps out-of-range values and truncates floats silently; this raises,
-    naming the control (its ``description``) and showing the value received.
-    """
-
-    value = _AnyButNone(0, help="Int value").tag(sync=True)
-
-    def check(self, value) -> int:
-        return _validate.integral(self.description, value, minimum=self.min, maximum=self.max)
-
-    @traitlets.validate("value")
-    def _validate_value(self, proposal):
-        return self.check(proposal.value)
-
-
-class _StrictIntSlider(_StrictInt, widgets.IntSlider):
-    """An ``IntSlider`` that raises on out-of-range or non-integral values."""
-
-
-class _StrictIntText(_StrictInt, widgets.BoundedIntText):
-    """A ``BoundedIntText`` that raises on out-of-range or non-integral values."""
-
-
-class _LadderSlider(widgets.SelectionSlider):
-    """A slider over log-spaced whole numbers, for ranges like 1 to 4096.
-
-    Dragging and the arrow keys step through ``ladder``, so small and large values are
-    equally reachable. Setting ``value`` from Python accepts any whole number in
-    ``[minimum, maximum]``: a value off the ladder is added to it.
-    """
-
-    value = _AnyButNone(help="Selected value")
-
-    def __init__(self, name: str, value, ladder, *, minimum: int, maximum: int, **kwargs):
-        self._bounds = (minimum, maximum)
-        self._ladder = tuple(ladder)
-        value = _validate.integral(name, value, minimum=minimum, maximum=maximum)
-        super().__init__(
-            options=self._rungs(value), value=value, description=name, **kwargs
-        )
-
-    @property
-    def min(self) -> int:
-        return self._bounds[0]
-
-    @property
-    def max(self) -> int:
-        return self._bounds[1]
-
-    def _rungs(self, value: int) -> tuple[int, ...]:
-        return tuple(sorted(set(self._ladder) | {value}))
-
-    def check(self, value) -> int:
-        return _validate.integral(self.description, value, minimum=self.min, maximum=self.max)
-
-    @traitlets.validate("value")
-    def _validate_value(self, proposal):
-        value = self.check(proposal.value)
-        if value not in self._options_values:
-            # Swap in the ladder plus this value without the options observer, which would
-            # reset the selection to the first option.
-            rungs = self._rungs(value)
-            self._options_full = tuple((str(v), v) for v in rungs)
-            self._trait_values["options"] = rungs
-            self.set_trait("_options_labels", tuple(str(v) for v in rungs))
-            self._options_values = rungs
-        return value
-
-
-class _Choice(widgets.Dropdown):
-    """A ``Dropdown`` whose errors name the control and list the options."""
-
-    value = _AnyButNone(help="Selected value")
-
-    def check(self, value) -> str:
-        return _validate.choice(self.description, value, self._options_values)
-
-    @traitlets.validate("value")
-    def _validate_value(self, proposal):
-        return self.check(proposal.value)
-
-
-_STYLE = {"description_width": "90px"}
-_WIDE = widgets.Layout(width="440px")
-
-
-# -- figure views ------------------------------------------------------------------------------
-
-
-def _in_kernel() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
-def _ipympl_available() -> bool:
-    try:
-        import ipympl.backend_nbagg  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-class _FigureView:
-    """Shows a matplotlib ``Figure`` as a widget and redraws it after artists change.
-
-    ``"ipympl"``: an interactive ipympl canvas. ``"image"``: Agg renders a JPEG into an
-    ``ipywidgets.Image`` (works in every front end, and without one).
-
-    Redraws blit: the ``animated`` artists (lines, bars, markers) are drawn over a cached
-    picture of everything else (axes, ticks, labels, legends), one picture per ``key``
-    the caller gives for that static part (its axis limits, say). Only a new key costs
-    a full draw.
-    """
-
-    _KEEP = 24  # cached backgrounds (about 2 MB each)
-
-    def __init__(self, figure: Figure, canvas: str, animated):
-        canvas = _validate.choice("canvas", canvas, CANVASES)
-        if canvas == "auto":
-            canvas = "ipympl" if _in_kernel() and _ipympl_available() else "image"
-        self.kind = canvas
-        self.figure = figure
-        self._animated = list(animated)
-        for artist in self._animated:
-            artist.set_animated(True)
-        self._backgrounds: OrderedDict = OrderedDict()
-        self._key = None
-        self.full_draws = 0
-        if canvas == "ipympl":
-            from ipympl.backend_nbagg import Canvas, FigureManager
-
-            view = Canvas(figure)
-            FigureManager(view, 0)
-            view.header_visible = False
-            view.footer_visible = False
-            view.resizable = False
-            # ipympl keeps a copy of every image in the widget state until a front end
-            # connects, and stores it without its "data:" prefix, which breaks the first
-            # view; the front end asks for a fresh image anyway when it connects.
-            view.syncing_data_url = False
-            self.widget = view
-        else:
-            FigureCanvasAgg(figure)
-            self.widget = widgets.Image(format="jpeg", layout=widgets.Layout(max_width="100%"))
-        figure.canvas.mpl_connect("draw_event", self._on_draw)
-
-    def _full_key(self):
-        return (self._key, self.figure.dpi, self.figure.canvas.get_width_height())
-
-    def _on_draw(self, event) -> None:
-        # Any full draw (ours, or one the ipympl front end asks for): keep the static
-        # picture, then paint the animated artists over it.
-        self.full_draws += 1
-        self._backgrounds[self._full_key()] = self.figure.canvas.copy_from_bbox(self.figure.bbox)
-        while len(self._backgrounds) > self._KEEP:
-            self._backgrounds.popitem(last=False)
-        self._paint()
-
-    def _paint(self) -> None:
-        for artist in self._animated:
-            self.figure.draw_artist(artist)
-
-    def refresh(self, key) -> None:
-        """Show the figure's current state; ``key`` names its static part."""
-        self._key = key
-        canvas = self.figure.canvas
-        background = self._backgrounds.get(self._full_key())
-        if background is None:
-            canvas.draw()  # draw_event: caches the background, paints the artists
-        else:
-            self._backgrounds.move_to_end(self._full_key())
-            canvas.restore_region(background)
-            self._paint()
-            if self.kind == "ipympl":
-                canvas.blit(self.figure.bbox)
-        if self.kind == "image":
-            self.widget.value = self.image()
-
-    def image(self) -> bytes:
-        """The canvas as last drawn, as JPEG bytes.
-
-        JPEG at quality 92 without chroma subsampling: a few milliseconds per frame where
-        PNG takes five times longer, and no visible loss on lines and text.
-        """
-        from PIL import Image
-
-        canvas = self.figure.canvas
-        rgba = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba())
-        buffer = io.BytesIO()
-        rgba.convert("RGB").save(buffer, format="jpeg", quality=92, subsampling=0)
-        return buffer.getvalue()
-
-
-# -- the shared machinery ---------------------------------------------------------------------
-
-
-class _Explorer:
-    """Controls, a figure and a readout.
-
-    Subclasses build ``figure`` and the list ``_animated`` of the artists that change, and
-    define ``_compute(**controls) -> state``, ``_draw(state) -> key`` (update the artists;
-    return what determines the rest of the figure, e.g. axis limits) and
-    ``_describe(state) -> str``.
-    """
-
-    _css = ""
-    _control_names: tuple[str, ...] = ()
-
-    def _assemble(self, rows, canvas: str) -> None:
-        self._batching = False
-        self._readout = ""
-        self._view = _FigureView(self.figure, canvas, self._animated)
-        self._readout_widget = widgets.HTML()
-        self._readout_widget.add_class("initcourse-readout")
-        self.widget = widgets.VBox([*rows, self._view.widget, self._readout_widget])
-        self.widget.add_class(self._css)
-        for name in self._control_names:
-            getattr(self, name).observe(self._on_change, names="value")
-        self._update()
-
-    @property
-    def readout(self) -> str:
-        """The current readout, as plain text."""
-        return self._readout
-
-    def values(self) -> dict:
-        """The controls' current values, by name."""
-        return {name: getattr(self, name).value for name in self._control_names}
-
-    def set(self, **values) -> None:
-        """Set several controls at once (one update). Every value is checked first.
-
-        Raises ``TypeError`` for an unknown control and the control's own error for a
-        bad value; nothing changes then.
-        """
-        unknown = [name for name in values if name not in self._control_names]
-        if unknown:
-            raise TypeError(
-                f"{type(self).__name__} has no control {unknown[0]!r}; "
-                f"its controls are {', '.join(self._control_names)}"
-            )
-        checked = {name: getattr(self, name).check(v) for name, v in values.items()}
-        self._batching = True
-        try:
-            for name, value in checked.items():
-                getattr(self, name).value = value
-        finally:
-            self._batching = False
-        self._update()
-
-    def _on_change(self, change) -> None:
-        if not self._batching:
-            self._update()
-
-    def _update(self) -> None:
-        state = self._compute(**self.values())
-        with plots.style():
-            key = self._draw(state)
-        self._view.refresh(key)
-        self._readout = self._describe(state)
-        self._readout_widget.value = (
-            '<div style="font-size: 1.25em; font-family: monospace; padding: 4px 0">'
-            f"{html.escape(self._readout)}</div>"
-        )
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{name}={value!r}" for name, value in self.values().items())
-        return f"{type(self).__name__}({args}): {self._readout}"
-
-    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-        data = self.widget._repr_mimebundle_(**kwargs) or {}
-        # A still picture of the figure, shown where the live widget is not (a notebook
-        # opened before its cells run, a static viewer): the front end prefers the widget.
-        data["image/png"] = base64.b64encode(self._png()).decode("ascii")
-        data["text/plain"] = repr(self)
-        return data
-
-    def _png(self) -> bytes:
-        # The pixels the canvas holds now (both canvases render with Agg); no redraw.
-        from matplotlib.image import imsave
-
-        buffer = io.BytesIO()
-        imsave(buffer, np.asarray(self.figure.canvas.buffer_rgba()), format="png")
-        return buffer.getvalue()
-
-
-def _nice_up(value: float) -> float:
-    """The smallest of 1, 1.5, 2, 3, 5, 7 times a power of ten that is >= ``value``.
-
-    Axis limits snap to these, so a few cached backgrounds serve every update.
-    """
-    if not value > 0 or not math.isfinite(value):
-        return 1.0
-    power = 10.0 ** math.floor(math.log10(value))
-    for step in (1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0):
-        if step * power >= value * (1 - 1e-12):
-            return step * power
-    return 10.0 * power
-
 
 # -- fan-in --------------------------------------------------------------------------------
 
@@ -401,7 +79,7 @@ def _fmt(value: float) -> str:
     return f"{value:#.4g}".rstrip(".")
 
 
-class FanInExplorer(_Explorer):
+class FanInExplorer(Explorer):
     """The weights of one ``(fan_in, fan_out)`` kernel, and its std against fan-in.
 
     Arguments:
@@ -417,8 +95,8 @@ class FanInExplorer(_Explorer):
     ``.kernel()`` the kernel itself, equal to the Flax initializer's draw.
     """
 
-    _css = "initcourse-fan-in-explorer"
-    _control_names = ("fan_in", "fan_out", "initializer", "seed")
+    css = "initcourse-fan-in-explorer"
+    controls = ("fan_in", "fan_out", "initializer", "seed")
 
     def __init__(self, fan_in=64, fan_out=64, initializer="lecun_normal", seed=0, *,
                  canvas="auto"):
@@ -426,23 +104,23 @@ class FanInExplorer(_Explorer):
         _validate.choice("initializer", initializer, names)
         # Checked before the widgets exist: their min/max would clamp a bad value silently.
         seed = _validate.integral("seed", seed, minimum=0, maximum=MAX_SEED)
-        self.fan_in = _LadderSlider(
+        self.fan_in = LadderSlider(
             "fan_in", fan_in, em.LADDER, minimum=1, maximum=em.MAX_FAN_IN,
-            style=_STYLE, layout=_WIDE,
+            style=STYLE, layout=WIDE,
         )
-        self.fan_out = _LadderSlider(
+        self.fan_out = LadderSlider(
             "fan_out", fan_out, [v for v in em.LADDER if v <= em.MAX_FAN_OUT],
-            minimum=1, maximum=em.MAX_FAN_OUT, style=_STYLE, layout=_WIDE,
+            minimum=1, maximum=em.MAX_FAN_OUT, style=STYLE, layout=WIDE,
         )
-        self.initializer = _Choice(options=names, value=initializer, description="initializer",
-                                   style=_STYLE)
-        self.seed = _StrictIntText(value=seed, min=0, max=MAX_SEED, description="seed",
-                                   style=_STYLE, layout=widgets.Layout(width="200px"))
+        self.initializer = Dropdown(options=names, value=initializer, description="initializer",
+                                   style=STYLE)
+        self.seed = IntText(value=seed, min=0, max=MAX_SEED, description="seed",
+                                   style=STYLE, layout=widgets.Layout(width="200px"))
         self.stats: em.KernelStats | None = None
         self._build_figure()
         rows = [widgets.HBox([self.fan_in, self.fan_out]),
                 widgets.HBox([self.initializer, self.seed])]
-        self._assemble(rows, canvas)
+        self.assemble(rows, canvas=canvas, animated=self._animated)
 
     def kernel(self) -> np.ndarray:
         """The current kernel, shape ``(fan_in, fan_out)``: what Flax draws for these controls."""
@@ -488,14 +166,14 @@ class FanInExplorer(_Explorer):
                           self._theory_point, self._measured_point, self._note]
 
     @staticmethod
-    def _compute(fan_in, fan_out, initializer, seed) -> em.KernelStats:
+    def compute(fan_in, fan_out, initializer, seed) -> em.KernelStats:
         return em.kernel_stats(initializer, fan_in, fan_out, seed=seed)
 
-    def _draw(self, s: em.KernelStats):
+    def draw(self, s: em.KernelStats):
         self.stats = s
         ax = self._hist_ax
         if s.constant is None:
-            half = _nice_up(4.0 * s.theory_std)
+            half = nice_up(4.0 * s.theory_std)
             edges = np.linspace(-half, half, _BINS + 1)
             x = np.linspace(-half, half, 301)
             density = em.theory_density(s.family, s.theory_std, x)
@@ -509,7 +187,7 @@ class FanInExplorer(_Explorer):
         self._stairs.set_data(counts, edges)
         self._density.set_data(x, density)
         xlim = (float(edges[0]), float(edges[-1]))
-        ylim = (0.0, _nice_up(1.1 * max(float(np.max(counts)), float(np.max(density)))))
+        ylim = (0.0, nice_up(1.1 * max(float(np.max(counts)), float(np.max(density)))))
         ax.set_xlim(*xlim)
         ax.set_ylim(*ylim)
         if label != self._legend_label:
@@ -533,7 +211,7 @@ class FanInExplorer(_Explorer):
         return xlim, ylim, label
 
     @staticmethod
-    def _describe(s: em.KernelStats) -> str:
+    def describe(s: em.KernelStats) -> str:
         return (
             f"std measured {s.measured_std:.4f} · theory {s.theory_std:.4f} = {s.formula}"
             f" · Var(y) {_fmt(s.var_y)} (theory {_fmt(s.var_y_theory)}) for a unit-variance input"
@@ -558,19 +236,6 @@ def _layer_span(depth: int) -> int:
     return next(span for span in (10, 25, 50, 100) if depth <= span)
 
 
-def _decades(values: np.ndarray) -> tuple[float, float]:
-    """Log-axis limits on whole decades around the positive finite ``values``."""
-    values = values[np.isfinite(values) & (values > 0)]
-    if values.size == 0:
-        return 1e-3, 10.0
-    low = math.floor(math.log10(values.min()) - 0.2)
-    high = math.ceil(math.log10(values.max()) + 0.2)
-    low, high = max(low, -300), min(high, 300)
-    if high - low < 2:  # at least two decades, so a flat line looks flat
-        low, high = low - 1, high + 1
-    return 10.0**low, 10.0**high
-
-
 def _ratio_text(series: np.ndarray) -> str:
     if not np.all(np.isfinite(series)):
         return "overflow"
@@ -579,7 +244,7 @@ def _ratio_text(series: np.ndarray) -> str:
     return f"{em.travel_ratio(series):.3g}"
 
 
-class DepthExplorer(_Explorer):
+class DepthExplorer(Explorer):
     """The std of activations and gradients through a deep MLP, and its regime.
 
     Arguments:
@@ -598,8 +263,8 @@ class DepthExplorer(_Explorer):
     the :class:`~initcourse.LayerStats` (batch ``DEPTH_BATCH``).
     """
 
-    _css = "initcourse-depth-explorer"
-    _control_names = ("activation", "initializer", "depth", "width", "seed")
+    css = "initcourse-depth-explorer"
+    controls = ("activation", "initializer", "depth", "width", "seed")
 
     def __init__(self, activation="relu", initializer="he_normal", depth=50, width=256,
                  seed=0, *, canvas="auto"):
@@ -609,22 +274,22 @@ class DepthExplorer(_Explorer):
         # Checked before the widgets exist: their min/max would clamp a bad value silently.
         depth = _validate.integral("depth", depth, minimum=1, maximum=em.MAX_DEPTH)
         seed = _validate.integral("seed", seed, minimum=0, maximum=MAX_SEED)
-        self.activation = _Choice(options=_prop.ACTIVATIONS, value=activation,
-                                  description="activation", style=_STYLE)
-        self.initializer = _Choice(options=names, value=initializer, description="initializer",
-                                   style=_STYLE)
-        self.depth = _StrictIntSlider(value=depth, min=1, max=em.MAX_DEPTH, description="depth",
-                                      style=_STYLE, layout=_WIDE)
-        self.width = _LadderSlider("width", width, em.WIDTHS, minimum=em.MIN_WIDTH,
-                                   maximum=em.MAX_WIDTH, style=_STYLE, layout=_WIDE)
-        self.seed = _StrictIntText(value=seed, min=0, max=MAX_SEED, description="seed",
-                                   style=_STYLE, layout=widgets.Layout(width="200px"))
+        self.activation = Dropdown(options=_prop.ACTIVATIONS, value=activation,
+                                  description="activation", style=STYLE)
+        self.initializer = Dropdown(options=names, value=initializer, description="initializer",
+                                   style=STYLE)
+        self.depth = IntSlider(value=depth, min=1, max=em.MAX_DEPTH, description="depth",
+                                      style=STYLE, layout=WIDE)
+        self.width = LadderSlider("width", width, em.WIDTHS, minimum=em.MIN_WIDTH,
+                                   maximum=em.MAX_WIDTH, style=STYLE, layout=WIDE)
+        self.seed = IntText(value=seed, min=0, max=MAX_SEED, description="seed",
+                                   style=STYLE, layout=widgets.Layout(width="200px"))
         self.stats: _prop.LayerStats | None = None
         self.regime = ""
         self._build_figure()
         rows = [widgets.HBox([self.activation, self.initializer, self.seed]),
                 widgets.HBox([self.depth, self.width])]
-        self._assemble(rows, canvas)
+        self.assemble(rows, canvas=canvas, animated=self._animated)
 
     def _build_figure(self) -> None:
         blue, orange = plots.PALETTE["blue"], plots.PALETTE["orange"]
@@ -655,12 +320,12 @@ class DepthExplorer(_Explorer):
                           self._backward_theory, self._label, self._note]
 
     @staticmethod
-    def _compute(activation, initializer, depth, width, seed):
+    def compute(activation, initializer, depth, width, seed):
         stats = em.depth_stats(initializer, activation, depth, width, seed=seed)
         theory = em.predicted(initializer, activation, depth, width)
         return stats, theory
 
-    def _draw(self, state):
+    def draw(self, state):
         stats, theory = state
         self.stats = stats
         forward, backward = stats.forward_std, stats.backward_std
@@ -678,7 +343,7 @@ class DepthExplorer(_Explorer):
             if values is not None:
                 line.set_data(layers, values)
                 shown.append(values)
-        ylim = _decades(np.concatenate(shown))
+        ylim = log_limits(np.concatenate(shown))
         held = self._ax.get_ylim()
         if held[0] <= ylim[0] and ylim[1] <= held[1] and held[1] / held[0] <= 1e4 * ylim[1] / ylim[0]:
             ylim = held  # still fits, not too loose: keep the axis (and its cached picture)
@@ -696,7 +361,7 @@ class DepthExplorer(_Explorer):
         self._note.set_text(note)
         return xlim, ylim
 
-    def _describe(self, state) -> str:
+    def describe(self, state) -> str:
         stats, _ = state
         d = stats.depth
         return (

@@ -1,0 +1,134 @@
+"""Widget controls that raise instead of clamping: the explorers' sliders, boxes and menus.
+
+ipywidgets clamps an out-of-range value and truncates a float without a word; these
+controls raise instead, naming the control (its ``description``) and showing the value
+received, so ``explorer.depth.value = 500`` is an error a learner can read::
+
+    depth = IntSlider(value=50, min=1, max=100, description="depth")
+    depth.value = 101  # ValueError: depth must be <= 100; received 101 (type int)
+
+Every control has ``check(value)``: the value it would accept (or the error it would
+raise), without changing anything. :meth:`initcourse.canvas.Explorer.set` checks every
+value this way before it sets any.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import traitlets
+
+from initcourse import _validate
+
+__all__ = ["STYLE", "WIDE", "Dropdown", "IntSlider", "IntText", "LadderSlider", "NotNone"]
+
+#: The explorers' label width, as ``style=`` for a control.
+STYLE = {"description_width": "90px"}
+#: The explorers' slider width, as ``layout=`` for a control (a dict: each control gets
+#: its own ``Layout`` widget, closed with it).
+WIDE = {"width": "440px"}
+
+
+class NotNone(traitlets.Any):
+    """A ``traitlets.Any`` that refuses None.
+
+    ``Any(allow_none=False)`` does not: traitlets keeps the class's ``allow_none = True``
+    and skips validation for None.
+    """
+
+    allow_none = False
+
+
+class _StrictInt(traitlets.HasTraits):
+    """Integer widgets: ``value`` must be a whole number within ``[min, max]``."""
+
+    value = NotNone(0, help="Int value").tag(sync=True)
+
+    def check(self, value) -> int:
+        """``value`` as an int, or the error the control would raise."""
+        return _validate.integral(self.description, value, minimum=self.min, maximum=self.max)
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        return self.check(proposal.value)
+
+
+class IntSlider(_StrictInt, widgets.IntSlider):
+    """An ``ipywidgets.IntSlider`` that raises on out-of-range or non-integral values."""
+
+
+class IntText(_StrictInt, widgets.BoundedIntText):
+    """An ``ipywidgets.BoundedIntText`` that raises on out-of-range or non-integral values."""
+
+
+class Dropdown(widgets.Dropdown):
+    """An ``ipywidgets.Dropdown`` of strings whose errors name the control and list the options."""
+
+    value = NotNone(help="Selected value")
+
+    def check(self, value) -> str:
+        """``value`` if it is one of the options, else the error the control would raise."""
+        return _validate.choice(self.description, value, self._options_values)
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        return self.check(proposal.value)
+
+
+class LadderSlider(widgets.SelectionSlider):
+    """A slider over log-spaced whole numbers, for ranges like 1 to 4096.
+
+    Arguments:
+        name: the control's name (its ``description``, and the name its errors use).
+        value: the initial value, a whole number in ``[minimum, maximum]``.
+        ladder: the whole numbers that dragging and the arrow keys step through.
+        minimum, maximum: the range ``value`` may take.
+        off_ladder: if True, setting ``value`` from Python accepts any whole number in
+            the range, adding it to the ladder; if False, only the ladder's values are
+            accepted (a clear error lists them).
+    """
+
+    value = NotNone(help="Selected value")
+
+    def __init__(self, name: str, value, ladder, *, minimum: int, maximum: int,
+                 off_ladder: bool = True, **kwargs):
+        self._bounds = (minimum, maximum)
+        self._ladder = tuple(ladder)
+        self._off_ladder = off_ladder
+        value = self._check(name, value)
+        super().__init__(options=self._rungs(value), value=value, description=name, **kwargs)
+
+    @property
+    def min(self) -> int:
+        return self._bounds[0]
+
+    @property
+    def max(self) -> int:
+        return self._bounds[1]
+
+    def _rungs(self, value: int) -> tuple[int, ...]:
+        return tuple(sorted(set(self._ladder) | {value}))
+
+    def check(self, value) -> int:
+        """``value`` as an int, or the error the control would raise."""
+        return self._check(self.description, value)
+
+    def _check(self, name: str, value) -> int:
+        value = _validate.integral(name, value, minimum=self.min, maximum=self.max)
+        if not self._off_ladder and value not in self._ladder:
+            raise ValueError(
+                f"{name} must be one of {', '.join(map(str, self._ladder))}; received {value!r}"
+            )
+        return value
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        value = self.check(proposal.value)
+        if value not in self._options_values:
+            # Swap in the ladder plus this value without the options observer, which would
+            # reset the selection to the first option (ipywidgets has no public way).
+            rungs = self._rungs(value)
+            self._options_full = tuple((str(v), v) for v in rungs)
+            self._trait_values["options"] = rungs
+            self.set_trait("_options_labels", tuple(str(v) for v in rungs))
+            self._options_values = rungs
+        return value

@@ -14,6 +14,9 @@ The helper package of the course's notebooks:
   :func:`chi1`, :func:`edge_of_chaos`, :func:`depth_scales`, the correlation map;
   :mod:`initcourse.correlation` and :mod:`initcourse.isometry` measure the same things on
   real Flax stacks (loaded on first use).
+- :mod:`initcourse.gradients`: which layers learn: the weight gradients per layer
+  (:func:`gradient_stats`).
+- :mod:`initcourse.claims`: :func:`claim`, the check behind each lesson a notebook states.
 - :mod:`initcourse.explorers`, :mod:`initcourse.plots`, :mod:`initcourse.grader`: widgets,
   figures and the exercise check. They load matplotlib and ipywidgets, so they are
   imported only when first used.
@@ -25,6 +28,8 @@ from __future__ import annotations
 
 import importlib
 
+from initcourse.claims import ClaimError, claim
+from initcourse.gradients import GradientStats, gradient_stats
 from initcourse.initializers import (
     INITIALIZERS,
     expected_std,
@@ -69,10 +74,13 @@ _LAZY = {
 
 __all__ = [
     "ACTIVATIONS",
+    "ClaimError",
+    "GradientStats",
     "INITIALIZERS",
     "LayerStats",
     "LecunDense",
     "chi1",
+    "claim",
     "correlation_by_layer",
     "correlation_map",
     "critical_line",
@@ -81,6 +89,7 @@ __all__ = [
     "expected_std",
     "fixed_point",
     "get_initializer",
+    "gradient_stats",
     "layer_stats",
     "measured_std",
     "predicted_stats",

@@ -100,3 +100,93 @@ def test_objectives_summary_and_questions(path):
     assert "check yourself" in tail or "check-yourself" in tail, (
         f"{path.name}: end with check-yourself questions"
     )
+
+
+# -- checked claims ------------------------------------------------------------------------
+
+CHECK_CALL = re.compile(r"\b(?:initcourse\.)?claim\(|^\s*assert\b", re.MULTILINE)
+COMMENTED_CHECK = re.compile(r"^\s*#.*(?:\bclaim\(|\bassert\s)", re.MULTILINE)
+LITERAL_CHECK = re.compile(r"\bclaim\(\s*(?:True|1|not\s+False)\s*,|\bassert\s+(?:True|1)\b")
+CHECK_MARK = "✓ "
+
+
+def _skipped(cell) -> bool:
+    return "NBVAL_SKIP" in cell.source or "nbval-skip" in cell.metadata.get("tags", [])
+
+
+def _stored_text(cell) -> str:
+    parts = []
+    for output in cell.outputs:
+        text = output.get("text", "") or output.get("data", {}).get("text/plain", "")
+        parts.append(text if isinstance(text, str) else "".join(text))
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("path", SEQUENCE, ids=lambda p: p.name)
+def test_lessons_are_checked_claims(path):
+    """A notebook that computes anything asserts the claims its prose makes from it: a version
+    bump that makes a sentence false then fails nbval with the sentence as the reason."""
+    cells = _code_cells(path)
+    if not cells:
+        return  # nothing computed, nothing to claim
+    live = [c for c in cells if not _skipped(c) and not _raises_on_purpose(c)]
+    assert any(CHECK_CALL.search(c.source) for c in live), (
+        f"{path.name}: no `initcourse.claim(condition, 'the claim')` or `assert` in a cell that "
+        "runs: assert the claims the text makes"
+    )
+    for index, cell in enumerate(cells, start=1):
+        where = f"{path.name} cell [{index}]"
+        assert not COMMENTED_CHECK.search(cell.source), f"{where}: a claim is commented out"
+        assert not LITERAL_CHECK.search(cell.source), f"{where}: a claim that cannot fail"
+        if _skipped(cell):
+            assert not CHECK_CALL.search(cell.source), f"{where}: a claim in an NBVAL_SKIP cell"
+        if "claim(" in cell.source:
+            assert not _raises_on_purpose(cell), (
+                f"{where}: a claim in a cell that is expected to raise is never checked"
+            )
+            assert CHECK_MARK in _stored_text(cell), (
+                f"{where}: calls claim() but its stored output shows no '✓': re-run it"
+            )
+
+
+# -- answers on demand ---------------------------------------------------------------------
+
+QUESTION_HEAD = re.compile(r"\*\*try this|^#+\s*check yourself|\*\*check yourself",
+                           re.IGNORECASE | re.MULTILINE)
+DETAILS = re.compile(r"<details>\s*<summary>.*?</summary>(.*?)</details>", re.DOTALL)
+NUMBERED = re.compile(r"^\s*(\d+)\.\s", re.MULTILINE)
+
+
+def _question_blocks(path):
+    """(where, text) for each "Try this" / "Check yourself" block: the text from its heading to
+    the next heading of that kind, in its markdown cell and the next markdown cell."""
+    markdown = [c.source for c in nbformat.read(path, as_version=4).cells
+                if c.cell_type == "markdown"]
+    for i, source in enumerate(markdown):
+        heads = list(QUESTION_HEAD.finditer(source))
+        for n, head in enumerate(heads):
+            if n + 1 < len(heads):
+                text = source[head.start():heads[n + 1].start()]
+            else:
+                text = source[head.start():]
+                if i + 1 < len(markdown):
+                    following = markdown[i + 1]
+                    nxt = QUESTION_HEAD.search(following)
+                    text += "\n" + (following[:nxt.start()] if nxt else following)
+            yield f"{path.name} markdown cell {i + 1} ({head.group(0).strip('*# ')})", text
+
+
+@pytest.mark.parametrize("path", SEQUENCE, ids=lambda p: p.name)
+def test_every_question_has_an_answer_on_demand(path):
+    """Each "Try this" and "Check yourself" block is followed by a folded
+    `<details><summary>…</summary>…</details>` answer, one answer per numbered question."""
+    for where, text in _question_blocks(path):
+        assert text.count("<details>") == text.count("</details>"), f"{where}: unclosed <details>"
+        answers = DETAILS.search(text)
+        assert answers, (
+            f"{where}: give the answers a learner can open on demand: "
+            "<details><summary>Answers</summary> … </details>"
+        )
+        asked = len(NUMBERED.findall(text[:answers.start()]))
+        answered = len(NUMBERED.findall(answers.group(1)))
+        assert answered >= asked, f"{where}: {asked} numbered questions, {answered} answers"

@@ -11,16 +11,16 @@ import sys
 
 def main(argv=None) -> int:
     """Parse ``argv`` (default: the command line) and run the sub-command; returns its status."""
-    from initcourse import grade_cli
+    from initcourse.grading import cli
 
     parser = argparse.ArgumentParser(prog="initcourse", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     grade = commands.add_parser(
         "grade", help="grade submitted exercise notebooks",
-        description=grade_cli.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    grade_cli.add_arguments(grade)
+        description=cli.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cli.add_arguments(grade)
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
-    return grade_cli.run(args)
+    return cli.run(args)
 
 
 if __name__ == "__main__":

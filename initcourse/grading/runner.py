@@ -1,0 +1,331 @@
+"""One submission's process, seen from the grading process, and the functions that stand for
+the notebook's functions there.
+
+:class:`SubmissionProcess` starts :mod:`initcourse.grading.child` (in the sandbox, or not),
+sends it the code cells, and then calls the notebook's functions through it; :class:`Proxy`
+is a callable the exercise checks use as if it were the learner's function. A call that runs
+past its time limit kills the process (a Python loop cannot be stopped any other way) and
+raises :class:`TimeoutError`, as does every later call.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+from initcourse.grading import protocol, sandbox
+
+#: Seconds the submission's process may take to start (load Python, JAX and Flax).
+START_TIMEOUT = 180.0
+#: The first call of each function may take this many times the per-call limit: it loads
+#: (or compiles) JAX's code for the hidden inputs, which the check's own process already has.
+FIRST_CALL_FACTOR = 3
+#: What a submission's messages say when it runs out of memory or processes.
+MEMORY_SIGNS = ("MemoryError", "bad_alloc", "RESOURCE_EXHAUSTED", "Cannot allocate memory",
+                "Out of memory", "out of memory")
+PROCESS_SIGNS = ("BlockingIOError", "Resource temporarily unavailable",
+                 "can't start new thread", "Cannot create thread", "pthread_create")
+
+
+_LIVE: set = set()
+_LIVE_LOCK = threading.Lock()
+_CLOSING = threading.Event()
+
+
+def kill_all() -> None:
+    """Kill every submission's process (now and from now on): for Ctrl-C."""
+    _CLOSING.set()
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for process in live:
+        process.kill("")
+
+
+def live_count() -> int:
+    """How many submissions' processes have not been closed yet."""
+    with _LIVE_LOCK:
+        return len(_LIVE)
+
+
+class SubmissionGone(RuntimeError):
+    """The submission's process ended (or was stopped) before answering."""
+
+
+class SubmissionProcess:
+    """The process that runs one notebook's cells and then its functions."""
+
+    _uids = iter(range(10**9))
+    _uid_lock = threading.Lock()
+
+    def __init__(self, *, sandboxed: bool, limits: sandbox.Limits, hide=(), jax_cache=""):
+        self.limits = limits
+        self.stopped_for = ""  # "time-limit", "output-limit", ... once stopped for a limit
+        self.output_bytes = 0
+        self.stderr_tail = b""
+        self._lock = threading.Lock()
+        self._dead = False
+        self._workdir = tempfile.mkdtemp(prefix="initcourse-grade-")
+        to_child, self._to_child = os.pipe()
+        self._from_child, from_child = os.pipe()
+        with self._uid_lock:
+            uid = sandbox.FIRST_UID + next(self._uids) % 2000
+        workdir = "/tmp" if sandboxed else self._workdir
+        settings = {
+            "uid": uid if sandboxed else None,
+            "processes": self._process_limit(sandboxed),
+            "cpu_s": limits.cpu_s, "file_bytes": limits.file_bytes,
+            "memory_bytes": limits.memory_bytes, "workdir": workdir,
+            "stub": str(sandbox.package_folder() / "grading" / "answer_key_stub.py"),
+            "jax_cache": jax_cache,
+        }
+        command = sandbox.child_command(to_child, from_child, settings)
+        env = sandbox.child_environment(os.path.join(workdir, "home"))
+        if sandboxed:
+            command = sandbox.bwrap_command(command, stub=settings["stub"], hide=hide,
+                                            limits=limits, env=env,
+                                            read_only=[jax_cache] if jax_cache else [])
+        try:
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, pass_fds=(to_child, from_child),
+                env=env, cwd=self._workdir, start_new_session=True)
+        finally:
+            os.close(to_child)
+            os.close(from_child)
+        with _LIVE_LOCK:
+            _LIVE.add(self)
+            if _CLOSING.is_set():
+                self.kill("")
+        self._drains = [threading.Thread(target=self._drain, args=(stream, name), daemon=True)
+                        for stream, name in ((self.process.stdout, "stdout"),
+                                             (self.process.stderr, "stderr"))]
+        self._drains.append(threading.Thread(target=self._watch_processes, daemon=True))
+        for thread in self._drains:
+            thread.start()
+
+    def _process_limit(self, sandboxed: bool) -> int:
+        if sandboxed or os.getuid() == 0:
+            return self.limits.processes
+        # Without a sandbox the count is the user's: what they run already, plus the limit.
+        return _tasks_of(os.getuid()) + self.limits.processes
+
+    def _drain(self, stream, name: str) -> None:
+        while chunk := stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536):
+            self.output_bytes += len(chunk)
+            if name == "stderr":
+                self.stderr_tail = (self.stderr_tail + chunk)[-4096:]
+            if self.output_bytes > self.limits.output_bytes:
+                self.kill("output-limit")
+
+    def _watch_processes(self) -> None:
+        """Stop the submission when its processes reach the limit: a fork bomb that hits
+        RLIMIT_NPROC would otherwise keep hundreds of processes spinning until --timeout."""
+        # Processes that hit the limit fail and end while others fork again: the count hovers
+        # just under the limit, which no ordinary submission comes near.
+        threshold = max(self.limits.processes * 3 // 4, self.limits.processes - 64)
+        while not self._dead and self.process.poll() is None:
+            if _tasks_under(self.process.pid) >= threshold:
+                self.kill("process-limit")
+                return
+            time.sleep(0.25)
+
+    # -- the conversation ----------------------------------------------------------------
+
+    def receive(self, deadline: float):
+        """The next message, or :class:`SubmissionGone` (after a kill, an exit or garbage)."""
+        try:
+            return protocol.receive(self._from_child, deadline)
+        except TimeoutError:
+            raise
+        except (EOFError, OSError, protocol.ProtocolError) as exc:
+            self.kill("")
+            raise SubmissionGone(self.ending(str(exc))) from None
+
+    def send(self, header: dict, blobs=()) -> None:
+        try:
+            protocol.send(self._to_child, header, blobs)
+        except OSError:
+            self.kill("")
+            raise SubmissionGone(self.ending("it stopped reading")) from None
+
+    def start(self) -> None:
+        header, _ = self.receive(time.monotonic() + START_TIMEOUT)
+        if header.get("op") != "ready":
+            raise SubmissionGone("the submission's process did not start")
+
+    def ending(self, why: str = "") -> str:
+        """How the process ended, in words (for the report's detail)."""
+        if self.stopped_for == "output-limit":
+            return (f"stopped: output-limit (it printed more than {self.limits.output_bytes} "
+                    "bytes)")
+        if self.stopped_for:
+            return f"stopped: {self.stopped_for}"
+        if self.out_of_cpu_time:
+            self.stopped_for = "time-limit"
+            return f"stopped: time-limit (it used {self.limits.cpu_s} s of CPU time)"
+        code = self.process.poll()
+        if code is None:
+            try:
+                code = self.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                code = None
+        tail = self.stderr_tail.decode("utf-8", "replace").strip().splitlines()
+        last = f"; it last printed: {tail[-1][:160]}" if tail else ""
+        status = f"exit status {code}" if code is not None else "still running"
+        return f"the submission's process ended ({status}{', ' + why if why else ''}){last}"
+
+    def call(self, name: str, args, kwargs, timeout: float):
+        """``name(*args, **kwargs)`` in the submission's process: its value, or its exception
+        raised here (rebuilt by type name and message)."""
+        with self._lock:
+            if self._dead:
+                if self.stopped_for == "time-limit":
+                    raise TimeoutError("an earlier call ran past the time limit and the "
+                                       "submission's process was stopped")
+                raise SubmissionGone(self.ending())
+            blobs: list = []
+            header = {"op": "call", "id": os.urandom(8).hex(), "name": name,
+                      "args": protocol.encode(tuple(args), blobs),
+                      "kwargs": protocol.encode(dict(kwargs), blobs)}
+            self.send(header, blobs)
+            try:
+                reply, blobs = self.receive(time.monotonic() + timeout)
+            except TimeoutError:
+                self.kill("time-limit")
+                raise TimeoutError(f"{name} ran longer than {timeout:g} s") from None
+            try:
+                if reply.get("id") != header["id"]:
+                    raise protocol.ProtocolError("an answer to another call")
+                if reply.get("op") == "raised":
+                    error = protocol.decode_error(reply.get("error"))
+                elif reply.get("op") == "returned":
+                    return protocol.decode(reply.get("value"), blobs)
+                else:
+                    raise protocol.ProtocolError("an answer of unknown form")
+            except (protocol.ProtocolError, KeyError, TypeError, ValueError) as exc:
+                self.kill("")
+                raise SubmissionGone(f"the submission's answer was malformed: {exc}") from None
+        if any(sign in f"{type(error).__name__}: {error}" for sign in MEMORY_SIGNS):
+            self.stopped_for = self.stopped_for or "memory-limit"
+        raise error
+
+    @property
+    def out_of_cpu_time(self) -> bool:
+        """Ended by RLIMIT_CPU (SIGXCPU; bwrap reports it as 128 + the signal)."""
+        return self.process.poll() in (-signal.SIGXCPU, 128 + signal.SIGXCPU)
+
+    @property
+    def alive(self) -> bool:
+        return not self._dead and self.process.poll() is None
+
+    def kill(self, reason: str) -> None:
+        """Stop the process and everything it started (the whole sandbox)."""
+        if reason and not self.stopped_for and not self._dead:
+            self.stopped_for = reason
+        self._dead = True
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def close(self) -> None:
+        """Kill the process if it still runs, wait for it, and remove its folder."""
+        self.kill("")
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not refused
+            pass
+        for thread in self._drains:
+            thread.join(timeout=5)
+        for fd in (self._to_child, self._from_child):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(self._workdir, ignore_errors=True)
+        with _LIVE_LOCK:
+            _LIVE.discard(self)
+
+
+class Proxy:
+    """Stands for the notebook's function ``name``: calling it calls that function in the
+    submission's process, at most ``timeout`` seconds per call."""
+
+    def __init__(self, process: SubmissionProcess, name: str, signature, timeout: float):
+        self._process, self._timeout = process, timeout
+        self.__name__ = self.__qualname__ = name
+        self.calls = 0
+        built = _signature(signature)
+        if built is not None:
+            self.__signature__ = built
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        timeout = self._timeout * (FIRST_CALL_FACTOR if self.calls == 1 else 1)
+        return self._process.call(self.__name__, args, kwargs, timeout)
+
+    def __repr__(self) -> str:
+        return f"<the submission's {self.__name__}>"
+
+
+class _Default:
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _signature(data):
+    """The learner's function's signature, rebuilt from its description (or None)."""
+    if not isinstance(data, list):
+        return None
+    try:
+        kinds = type(inspect.Parameter.POSITIONAL_ONLY)
+        params = [inspect.Parameter(str(name), kinds(int(kind)),
+                                    default=_Default(str(text)) if has else inspect.Parameter.empty)
+                  for name, kind, has, text in data]
+        return inspect.Signature(params)
+    except (TypeError, ValueError):
+        return None
+
+
+def _tasks_under(pid: int) -> int:
+    """Processes and threads in the tree of processes under ``pid`` (``pid`` excluded)."""
+    count, todo = 0, [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tids = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        count += len(tids) if parent != pid else 0
+        for tid in tids:
+            try:
+                with open(f"/proc/{parent}/task/{tid}/children") as handle:
+                    todo.extend(int(c) for c in handle.read().split())
+            except (OSError, ValueError):
+                pass
+    return count
+
+
+def _tasks_of(uid: int) -> int:
+    """How many processes and threads ``uid`` runs now."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status") as handle:
+                    status = handle.read()
+            except OSError:
+                continue
+            fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+            if fields.get("Uid", "").split()[:1] == [str(uid)]:
+                count += int(fields.get("Threads", "1"))
+    return count

@@ -59,9 +59,9 @@ bench: install  ## Run the benchmarks (they print their figures)
 notebooks: install  ## Re-execute every notebook top to bottom and store its outputs
 	$(BIN)/python tools/execute_notebooks.py notebooks/[0-9][0-9]_*.ipynb
 
-grade: install  ## Grade submitted notebooks: make grade SUBMISSIONS=folder/ [OUT=report.csv]
+grade: install  ## Grade submitted notebooks in a sandbox: make grade SUBMISSIONS=folder/ [OUT=report.csv] [JOBS=4] [SEED=n] [GRADE_ARGS=...]
 	@test -n "$(SUBMISSIONS)" || { echo "make grade: say which notebooks, e.g. make grade SUBMISSIONS=submissions/ OUT=grades.csv" >&2; exit 2; }
-	$(BIN)/python -m initcourse grade $(SUBMISSIONS) $(if $(OUT),--out $(OUT))
+	$(BIN)/python -m initcourse grade $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(SEED),--seed $(SEED)) $(GRADE_ARGS)
 
 clean:  ## Remove caches and test artifacts (keeps .venv)
 	rm -rf .pytest_cache .ruff_cache .hypothesis test-artifacts build *.egg-info

@@ -168,22 +168,26 @@ def test_ctrl_c_keeps_the_rows_written_and_leaves_no_process(tmp_path):
          "--jobs", "2", "--timeout", "600", "--no-sandbox"],
         cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     report_path = tmp_path / "r.csv"
-    deadline, running = time.monotonic() + 300, []
-    while time.monotonic() < deadline and not running:
+    try:
+        deadline, running = time.monotonic() + 300, []
+        while time.monotonic() < deadline and not running:
+            time.sleep(1)
+            if report_path.exists() and "a_quick" in report_path.read_text():
+                running = [pid for pid, args in _children(process.pid)
+                           if "grading/child.py" in args]
+        assert running, "no submission was running"
+        time.sleep(2)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 130, err[-2000:]
+        assert "interrupted: 1 of 4 submissions graded" in out
+        rows = list(csv.DictReader(report_path.open()))
+        assert [Path(r["file"]).name for r in rows] == ["a_quick.ipynb"]
         time.sleep(1)
-        if report_path.exists() and "a_quick" in report_path.read_text():
-            running = [pid for pid, args in _children(process.pid)
-                       if "initcourse.grading.child" in args]
-    assert running, "no submission was running"
-    time.sleep(2)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err[-2000:]
-    assert "interrupted: 1 of 4 submissions graded" in out
-    rows = list(csv.DictReader(report_path.open()))
-    assert [Path(r["file"]).name for r in rows] == ["a_quick.ipynb"]
-    time.sleep(1)
-    assert [pid for pid in running if _alive(pid)] == []
+        assert [pid for pid in running if _alive(pid)] == []
+    finally:
+        if process.poll() is None:
+            process.kill()
 
 
 def _alive(pid: int) -> bool:
@@ -195,7 +199,38 @@ def _alive(pid: int) -> bool:
 
 
 def _children(pid: int) -> list[tuple[int, str]]:
-    done = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True,
+    done = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True,
                           text=True)
     return [(int(line.split(None, 1)[0]), line.split(None, 1)[1])
             for line in done.stdout.splitlines()]
+
+
+@pytest.mark.slow
+def test_a_notebook_with_both_exercises_gets_a_row_for_each(tmp_path):
+    """Exercise 2's row needs ``initcourse.check_initializer``; without it grading itself
+    fails for that row (status grading-error, exit status 1), and exercise 1 is still graded."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    import initcourse
+
+    source = grade.code_cells(SUBMISSIONS / "correct.ipynb")
+    initializer = '''def lecun_normal_init(key, shape, dtype=jnp.float32):
+    fan_in = 1
+    for n in shape[:-1]:
+        fan_in *= n
+    std = jnp.sqrt(jnp.array(1 / fan_in, dtype)) / jnp.array(.87962566103423978, dtype)
+    return jax.random.truncated_normal(key, -2, 2, shape, dtype) * std'''
+    book = new_notebook(cells=[new_code_cell(c) for c in [*source, initializer]])
+    nbformat.write(book, tmp_path / "both.ipynb")
+    done = subprocess.run(
+        [sys.executable, "-m", "initcourse", "grade", "both.ipynb", "--out", "r.csv",
+         "--seed", "3"], cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=900)
+    rows = [(r["exercise"], r["status"]) for r in csv.DictReader((tmp_path / "r.csv").open())]
+    if hasattr(initcourse, "check_initializer"):
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert rows == [("solve", "passed"), ("lecun_normal_init", "passed")]
+    else:
+        assert done.returncode == 1
+        assert rows == [("solve", "passed"), ("lecun_normal_init", "grading-error")]
+        assert "grading itself failed for 1 row(s)" in done.stderr

@@ -249,6 +249,6 @@ def test_no_secret_and_no_escape_code_reaches_the_report(graded):
 
 
 def test_no_process_is_left_behind(graded):
-    leftover = subprocess.run(["pgrep", "-f", "initcourse.grading.child"],
+    leftover = subprocess.run(["pgrep", "-f", "initcourse/grading/child.py"],
                               capture_output=True, text=True).stdout.split()
     assert leftover == []

@@ -2,7 +2,10 @@
 
 Started by :mod:`initcourse.grading.runner` (inside the sandbox when there is one) as::
 
-    python -B -m initcourse.grading.child IN_FD OUT_FD SETTINGS_JSON
+    python -B .../initcourse/grading/child.py IN_FD OUT_FD SETTINGS_JSON
+
+(a script, not ``-m``: nothing of ``initcourse`` may be imported before the answer-key
+stub is in place).
 
 It never sees the notebook file, the answer keys or the report: the cells' sources arrive on
 ``IN_FD``, and the only things it sends back on ``OUT_FD`` (see
@@ -111,6 +114,10 @@ def main(argv=None) -> None:
     _limit(resource.RLIMIT_NPROC, settings["processes"])
     _limit(resource.RLIMIT_CPU, settings["cpu_s"], grace=5)  # SIGXCPU first, then SIGKILL
     _limit(resource.RLIMIT_FSIZE, settings["file_bytes"])
+    if sys.path and os.path.dirname(os.path.abspath(__file__)) == os.path.abspath(sys.path[0]):
+        del sys.path[0]  # this script's folder: not a place to import from
+    if any(name.startswith("initcourse") for name in sys.modules):
+        raise RuntimeError("initcourse was imported before the answer-key stub was in place")
     sys.meta_path.insert(0, _AnswerKeyHook(settings["stub"]))
     # A process the submission forks cannot speak for it: the channel stays with this one.
     os.register_at_fork(after_in_child=lambda: (_close(in_fd), _close(out_fd)))
@@ -183,6 +190,10 @@ def _serve(protocol, in_fd: int, out_fd: int, functions: dict) -> None:
             seconds = time.perf_counter() - start
             out: list = []
             reply = {"op": "returned", "value": protocol.encode(value, out)}
+            size = sum(len(blob) for blob in out)
+            if size > protocol.MAX_MESSAGE // 2:
+                raise ValueError(f"{header['name']} returned {size:,} bytes of arrays: more "
+                                 "than the grader accepts")
         except BaseException as exc:  # noqa: BLE001 - the learner's exception is the answer
             seconds = time.perf_counter() - start
             out, reply = [], {"op": "raised", "error": protocol.encode_error(exc)}

@@ -87,11 +87,12 @@ def package_folder() -> Path:
 
 
 def child_command(in_fd: int, out_fd: int, settings: dict) -> list[str]:
-    """The command that starts :mod:`initcourse.grading.child`."""
+    """The command that starts :mod:`initcourse.grading.child`, as a script: ``-m`` would
+    import ``initcourse`` (and its answer keys) before the child can stub them."""
     import json
 
-    return [sys.executable, "-B", "-m", "initcourse.grading.child", str(in_fd), str(out_fd),
-            json.dumps(settings)]
+    script = package_folder() / "grading" / "child.py"
+    return [sys.executable, "-B", str(script), str(in_fd), str(out_fd), json.dumps(settings)]
 
 
 def child_environment(home: str) -> dict[str, str]:

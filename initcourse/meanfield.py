@@ -25,6 +25,7 @@ and closed forms); plain Gauss-Hermite reaches a 3% error for tanh at ``q = 30``
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ __all__ = [
     "chi1",
     "correlation_by_layer",
     "correlation_map",
+    "critical_curve",
     "critical_line",
     "depth_scales",
     "edge_of_chaos",
@@ -50,6 +52,7 @@ __all__ = [
     "gaussian_expectation",
     "length_map",
     "phase",
+    "phase_grid",
 ]
 
 #: Largest sigma_w2 and sigma_b2 the functions accept.
@@ -76,7 +79,7 @@ _SNAP = 1e-9  # |chi - 1| below this is the critical line itself: depth scale in
 
 
 def _features(scale: float) -> np.ndarray:
-    if scale > 2 * _Z / _STEPS[0]:
+    if not scale <= 2 * _Z / _STEPS[0]:
         return _STEPS[:0]
     steps = scale * _STEPS
     return steps[steps < 2 * _Z]
@@ -94,12 +97,30 @@ def _panels(edges: np.ndarray, order: int = 10):
 
 
 def _grid(*scales: float, order: int = 10):
-    """Nodes and weights of E over z ~ N(0, 1) for integrands with features at ``scales``."""
+    """Nodes and weights of E over z ~ N(0, 1) for integrands with features at ``scales``.
+
+    Each scale is rounded down to a power of 2 (panels a little finer than needed), so a
+    few hundred cached grids serve every ``q``.
+    """
+    return _cached_grid(tuple(_octave(scale) for scale in scales), order)
+
+
+def _octave(scale: float) -> float:
+    if scale > 2 * _Z / _STEPS[0]:
+        return math.inf  # no feature inside |z| <= _Z
+    return 2.0 ** math.floor(math.log2(scale)) if scale > 0 else 0.0
+
+
+@functools.lru_cache(maxsize=512)  # at most 512 grids of a few hundred nodes: < 4 MB
+def _cached_grid(scales: tuple, order: int):
     parts = [_BASE, [0.0]]
     for scale in scales:
         f = _features(scale)
         parts += [f, -f]
-    return _panels(np.unique(np.clip(np.concatenate(parts), -_Z, _Z)), order)
+    z, w = _panels(np.unique(np.clip(np.concatenate(parts), -_Z, _Z)), order)
+    z.flags.writeable = False
+    w.flags.writeable = False
+    return z, w
 
 
 def _scaled(fn, q: float):
@@ -258,7 +279,7 @@ def _fixed_point(act, sigma_w2: float, sigma_b2: float, q0: float) -> float:
     h_in = excess(inside)
     if abs(h_in) <= _NOISE:
         return q0
-    step = math.log(10.0) if h_in > 0 else -math.log(10.0)
+    step = math.log(1e3) if h_in > 0 else -math.log(1e3)
     while True:
         outside = inside + step
         if outside > math.log(_Q_HUGE):
@@ -575,3 +596,49 @@ def critical_line(activation: str, sigma_b2) -> np.ndarray:
     with np.errstate(over="ignore"):
         found = [_edge(act, float(v)) for v in values]
     return np.array([np.nan if f is None else f for f in found])
+
+
+def critical_curve(activation: str, *, sigma_b2_max=0.5, points=200):
+    """The critical line as a curve ``(sigma_w2, sigma_b2)``, for drawing it.
+
+    Walks the line's parametrisation by ``q*`` (see :func:`edge_of_chaos`) over ``points``
+    values of ``q`` from 1e-8 to 1e3 and keeps the points with ``0 <= sigma_b2 <=
+    sigma_b2_max`` that :func:`phase` confirms as critical. Returns two arrays of equal
+    length, ordered by ``sigma_b2`` (a single point for ReLU: ``(2, 0)``).
+    """
+    act = ACTIVATIONS[_validate.choice("activation", activation, tuple(ACTIVATIONS))]
+    sigma_b2_max = _real("sigma_b2_max", sigma_b2_max, minimum=0.0, maximum=MAX_VARIANCE)
+    points = _validate.integral("points", points, minimum=2, maximum=10_000)
+    found = []
+    with np.errstate(over="ignore"):
+        for q in np.concatenate([[_Q_TINY], np.geomspace(1e-8, 1e3, points)]):
+            sigma_w2, sigma_b2 = _critical_at(act, float(q))
+            sigma_b2 = max(sigma_b2, 0.0) if sigma_b2 > -1e-9 else sigma_b2
+            if not (0 <= sigma_b2 <= sigma_b2_max and 0 < sigma_w2 <= MAX_VARIANCE):
+                continue
+            q_star = _fixed_point(act, sigma_w2, sigma_b2, 1.0)
+            if math.isfinite(q_star) and abs(_chi1(act, sigma_w2, q_star) - 1.0) <= 1e-6:
+                found.append((sigma_b2, sigma_w2))
+    if not found:
+        return np.empty(0), np.empty(0)
+    b2, w2 = np.array(sorted(set(found))).T
+    return w2, b2
+
+
+def phase_grid(activation: str, sigma_w2, sigma_b2) -> np.ndarray:
+    """:func:`phase` at every grid point: shape ``(len(sigma_b2), len(sigma_w2))``, entries
+    indices into ``PHASES``."""
+    act = ACTIVATIONS[_validate.choice("activation", activation, tuple(ACTIVATIONS))]
+    w_values = _validate.vector("sigma_w2", sigma_w2).astype(np.float64)
+    b_values = _validate.vector("sigma_b2", sigma_b2).astype(np.float64)
+    for name, values in (("sigma_w2", w_values), ("sigma_b2", b_values)):
+        if np.any(values < 0) or np.any(values > MAX_VARIANCE) or (
+                name == "sigma_w2" and np.any(values == 0)):
+            raise ValueError(f"{name} must lie in (0, {MAX_VARIANCE:g}] (sigma_b2 may be 0); "
+                             f"received values from {values.min():g} to {values.max():g}")
+    out = np.empty((b_values.size, w_values.size), dtype=np.int8)
+    with np.errstate(over="ignore"):
+        for i, b in enumerate(b_values):
+            for j, w in enumerate(w_values):
+                out[i, j] = PHASES.index(phase(act.name, float(w), float(b)))
+    return out

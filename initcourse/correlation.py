@@ -79,8 +79,12 @@ def _measure(params, x, weight_std, bias_std, act, depth):
 
         def run(h):
             z = dense.apply({"params": scaled}, h)
-            norms = jnp.sqrt(jnp.sum(z * z, axis=-1))
-            corr = jnp.sum(z[:, 0] * z[:, 1], axis=-1) / (norms[:, 0] * norms[:, 1])
+            # Scaled by the largest entry first: a vanishing signal (1e-30, say) would
+            # underflow when squared and read as 0/0.
+            top = jnp.max(jnp.abs(z), axis=-1, keepdims=True)
+            unit = z / jnp.where(top > 0, top, 1.0)
+            norms = jnp.sqrt(jnp.sum(unit * unit, axis=-1))
+            corr = jnp.sum(unit[:, 0] * unit[:, 1], axis=-1) / (norms[:, 0] * norms[:, 1])
             return jax.lax.switch(act, branches, z), (jnp.mean(z * z), jnp.mean(corr))
 
         return jax.lax.cond(index < depth, run, lambda h: (h, (nan, nan)), h)

@@ -401,23 +401,26 @@ def correlation_map(activation: str, sigma_w2, sigma_b2, c, *, q=None):
 
 
 def _c_star(act, sigma_w2, sigma_b2, q: float, chi: float) -> float:
-    """The correlation deep layers settle at: 1 unless chaos drives it below."""
+    """The correlation deep layers settle at: 1 unless chaos drives it below.
+
+    In the chaotic phase ``f(c) < c`` just below 1 (the slope there is ``chi > 1``) and
+    ``f(0) >= 0`` (``E[phi(u_1)] E[phi(u_2)] >= 0`` and ``sigma_b2 >= 0``): the stable
+    fixed point lies in ``[0, 1)``.
+    """
     if chi <= 1.0 + _SNAP:
         return 1.0
 
     def gap(c):
         return _c_map(act, sigma_w2, sigma_b2, q, c) - c
 
-    upper, g_up = None, None
-    for delta in (1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.2, 0.4, 0.7, 1.0, 1.5, 2.0):
-        c = 1.0 - delta
-        g = gap(c)
-        if g >= 0:
-            if upper is None:  # within 1e-4 of 1: as close to the edge as we can tell
-                return 1.0
-            return _illinois(gap, c, upper, g, g_up, tol=1e-12)
-        upper, g_up = c, g
-    return -1.0
+    top = 1.0 - 1e-4
+    g_top = gap(top)
+    if g_top >= 0:  # within 1e-4 of 1: as close to the edge as we can tell
+        return 1.0
+    g_zero = gap(0.0)
+    if g_zero <= 0:
+        return 0.0
+    return _illinois(gap, 0.0, top, g_zero, g_top, tol=1e-12)
 
 
 @dataclass(frozen=True)

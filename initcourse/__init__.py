@@ -70,6 +70,8 @@ _LAZY = {
     "measured_correlation": "initcourse.correlation",
     "jacobian_singular_values": "initcourse.isometry",
     "product_singular_values": "initcourse.isometry",
+    "PhaseExplorer": "initcourse.phase_explorer",
+    "phase_explorer": "initcourse.phase_explorer",
 }
 
 __all__ = [

@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.initcourse-installed
 PORT ?= 8888
+DEMO_PORT ?= 8866
 
 # JAX runs on the CPU here: no accelerator probing, no "GPU not found" noise.
 export JAX_PLATFORMS := cpu
@@ -12,7 +13,7 @@ export PYTHONHASHSEED := 0
 # A recipe that fails leaves no half-made target behind (so the next run starts over).
 .DELETE_ON_ERROR:
 
-.PHONY: help install lab test test-fast test-notebooks test-browser lint bench notebooks grade clean
+.PHONY: help install lab demo test test-fast test-notebooks test-browser lint bench notebooks grade clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -36,6 +37,9 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lab: install  ## Open JupyterLab on notebooks/ (127.0.0.1, token authentication on)
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --ip=127.0.0.1 --port=$(PORT) $(ALLOW_ROOT)
+
+demo: install  ## Serve the explorers as a code-free page for class (Voilà, 127.0.0.1, token on; DEMO_PORT=8866)
+	$(BIN)/python tools/demo.py --port=$(DEMO_PORT)
 
 test: install  ## Run the whole suite: unit tests, nbval on every notebook, browser tests
 	$(BIN)/python -m pytest

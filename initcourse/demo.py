@@ -18,6 +18,7 @@ demo controls their pixels, and nothing depends on a plotting extension in the b
 from __future__ import annotations
 
 import html
+import io
 import os
 import urllib.parse
 
@@ -123,14 +124,25 @@ class Demo:
             self._restyle(explorer, dpi)
 
     def _restyle(self, explorer, dpi: float) -> None:
+        """Render ``explorer``'s figure at the current look's resolution, as it is now.
+
+        A full draw of the figure (the explorer's view caches it and paints the moving
+        parts on it, as after any full draw) and its picture sent again: nothing is
+        recomputed, so a trained run or a moved control stays as it was.
+        """
         figure = explorer.figure
         figure.set_dpi(dpi * self.zoom)
+        (image,) = _images(explorer.widget) or [None]
+        if image is None:
+            raise TypeError(f"{type(explorer).__name__} shows no picture (ipywidgets.Image): "
+                            "the demo needs explorers made with canvas='image'")
         # The picture keeps its place in the layout (its classroom size in CSS pixels): the
         # page's zoom enlarges it, and its extra pixels keep it sharp.
-        width = f"{round(figure.get_figwidth() * dpi)}px"
-        for image in _images(explorer.widget):
-            image.layout.width = width
-        explorer.set(**explorer.values())  # redraw at the new resolution
+        image.layout.width = f"{round(figure.get_figwidth() * dpi)}px"
+        if getattr(explorer, "running", False):
+            return  # a training thread draws the next frame, at the new resolution
+        figure.canvas.draw()
+        image.value = _jpeg(figure)
 
     def __repr__(self) -> str:
         return f"Demo(look={self.look.value!r}, explorers={len(self.explorers)})"
@@ -139,6 +151,18 @@ class Demo:
         data = self.widget._repr_mimebundle_(**kwargs) or {}
         data["text/plain"] = repr(self)
         return data
+
+
+def _jpeg(figure) -> bytes:
+    """The figure's canvas as last drawn, as JPEG bytes (the explorers' own settings:
+    quality 92, no chroma subsampling)."""
+    from PIL import Image
+
+    canvas = figure.canvas
+    rgba = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba())
+    buffer = io.BytesIO()
+    rgba.convert("RGB").save(buffer, format="jpeg", quality=92, subsampling=0)
+    return buffer.getvalue()
 
 
 def _images(widget) -> list:

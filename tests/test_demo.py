@@ -11,6 +11,7 @@ from pathlib import Path
 
 import ipywidgets as widgets
 import nbformat
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -81,8 +82,10 @@ def test_the_projector_look_renders_the_figures_larger_and_sharp(monkeypatch):
     before = {e: (_picture(e)[0].size, e.readout) for e in (fan_in, depth)}
     assert "zoom" not in demo.style.value
 
+    stats = fan_in.stats
     demo.look.value = "projector"
     assert f"zoom: {PROJECTOR_ZOOM}" in demo.style.value
+    assert fan_in.stats is stats, "a new look re-renders, it does not recompute"
     for explorer, ((width, height), readout) in before.items():
         picture, image = _picture(explorer)
         # PROJECTOR_ZOOM times the pixels, shown in the same CSS width (the page's zoom
@@ -90,6 +93,11 @@ def test_the_projector_look_renders_the_figures_larger_and_sharp(monkeypatch):
         assert picture.size == (round(width * PROJECTOR_ZOOM), round(height * PROJECTOR_ZOOM))
         assert image.layout.width == f"{width}px"
         assert explorer.readout == readout
+        # The moving parts (bars, curves, markers) are on it: the same picture as the
+        # explorer's own update gives.
+        explorer.set(**explorer.values())
+        updated = np.asarray(_picture(explorer)[0], dtype=float)
+        assert np.abs(np.asarray(picture, dtype=float) - updated).mean() < 1.0
 
     fan_in.fan_in.value = 256  # the controls still work in the projector look
     assert _picture(fan_in)[0].size[0] == round(before[fan_in][0][0] * PROJECTOR_ZOOM)

@@ -87,7 +87,7 @@ class Demo:
         self.explorers: list = []
         self._dpi: list[float] = []  # each explorer's figure dpi in the classroom look
         self.look = widgets.ToggleButtons(
-            options=LOOKS, value=look, description="look",
+            options=LOOKS, value=look, description="look", style={"description_width": "initial"},
             tooltips=["as in JupyterLab", f"everything {PROJECTOR_ZOOM}× larger, for a room"],
         )
         self.look.add_class("initcourse-demo-look")

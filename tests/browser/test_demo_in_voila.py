@@ -40,7 +40,7 @@ PRESSES = 6  # key presses timed per explorer and look
 
 EXPLORERS = sorted(name for name in initcourse.__all__ if name.endswith("_explorer"))
 # The slider a demo moves first, by explorer; an explorer not listed: its first slider.
-MAIN_SLIDER = {"fan_in_explorer": "fan_in", "depth_explorer": "depth"}
+MAIN_SLIDER = {"fan_in_explorer": "fan_in", "depth_explorer": "depth", "phase_explorer": "sigma_w2"}
 # What the readout says for the main slider's value, where the test knows it.
 READOUT_OF = {"fan_in_explorer": "1/√{}", "depth_explorer": "layer {} / layer 1"}
 DEMO_TITLE = "Weight initialization, live"

@@ -36,13 +36,14 @@ pytestmark = pytest.mark.browser
 START_TIMEOUT = 150  # s: Voilà answers, then prints the address
 PAGE_TIMEOUT = 240_000  # ms: the kernel runs the whole notebook before the page shows
 UPDATE_TIMEOUT = 30_000  # ms for one explorer update
-PRESSES = 6  # key presses timed per explorer and look
 
 EXPLORERS = sorted(name for name in initcourse.__all__ if name.endswith("_explorer"))
 # The slider a demo moves first, by explorer; an explorer not listed: its first slider.
-MAIN_SLIDER = {"fan_in_explorer": "fan_in", "depth_explorer": "depth", "phase_explorer": "sigma_w2"}
+MAIN_SLIDER = {"fan_in_explorer": "fan_in", "depth_explorer": "depth",
+               "phase_explorer": "sigma_w2", "training_explorer": "steps"}
 # What the readout says for the main slider's value, where the test knows it.
-READOUT_OF = {"fan_in_explorer": "1/√{}", "depth_explorer": "layer {} / layer 1"}
+READOUT_OF = {"fan_in_explorer": "1/√{}", "depth_explorer": "layer {} / layer 1",
+              "training_explorer": "press Train ({} steps)"}
 DEMO_TITLE = "Weight initialization, live"
 
 
@@ -225,7 +226,11 @@ def timed_presses(page, name: str, look: str) -> str:
     slider = main_slider(page, name)
     handle = slider.locator(".noUi-handle")
     handle.focus()
-    keys = ["ArrowRight"] * (PRESSES // 2) + ["ArrowLeft"] * (PRESSES - PRESSES // 2)
+    # Two steps out, two back, two out, starting away from the end the slider is at: every
+    # press moves it (a slider of 5 positions too), new values and values seen before.
+    at_end = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+    out, back = ("ArrowLeft", "ArrowRight") if at_end else ("ArrowRight", "ArrowLeft")
+    keys = [out, out, back, back, out, out]
     for count, key in enumerate(keys, start=1):
         before = (slider_text(slider), readout_text(page, name))
         handle.press(key)

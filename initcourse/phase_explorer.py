@@ -47,7 +47,7 @@ MAX_DEPTH = 100
 MAX_SEED = 2**31 - 1
 #: The two inputs' correlation, and the stack measured (width, pairs averaged).
 C0 = 0.6
-WIDTH, PAIRS = 256, 32
+WIDTH, PAIRS = 512, 16
 #: Where the correlation map is evaluated (drawn and iterated by linear interpolation).
 C_GRID = np.array([0.0, 0.15, 0.3, 0.45, 0.6, 0.72, 0.84, 0.93, 0.98, 1.0])
 #: The phase diagram's grid (its background colours).

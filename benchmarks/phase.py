@@ -95,7 +95,7 @@ def main() -> None:
     compiles = _COMPILES["count"] - warm
 
     print(f"warm-up compilations: {warm}")
-    phase_p50 = report("phase explorer (width 256, up to 100 layers)", phase_times)
+    phase_p50 = report("phase explorer (width 512, up to 100 layers)", phase_times)
     depth_p50 = report("depth explorer (width 512, up to 100 layers)", depth_times)
     print(f"phase: p50_ms={phase_p50:.1f} depth_p50_ms={depth_p50:.1f} "
           f"ratio={phase_p50 / depth_p50:.2f} compiles_after_warmup={compiles}")

@@ -2,7 +2,8 @@
 
 The helper package of the course's notebooks:
 
-- :mod:`initcourse.solver`: the exercise's answer key, :class:`LecunDense` and :func:`solve`.
+- :mod:`initcourse.solver`: the exercises' answer keys, :class:`LecunDense`, :func:`solve`,
+  :func:`solve_nnx` and :func:`lecun_normal_init` (loaded on first use, never on import).
 - :mod:`initcourse.initializers`: the registry of initializers and their theory
   (:func:`expected_std`, :func:`measured_std`).
 - :mod:`initcourse.propagation`: signal and gradient statistics of deep MLPs
@@ -47,7 +48,6 @@ from initcourse.meanfield import (
     fixed_point,
 )
 from initcourse.propagation import ACTIVATIONS, LayerStats, layer_stats, predicted_stats
-from initcourse.solver import LecunDense, solve
 
 __version__ = "0.1.0"
 
@@ -57,6 +57,12 @@ _LAZY = {
     "hint": "initcourse.grader",
     "show_solution": "initcourse.grader",
     "CheckReport": "initcourse.grader",
+    "check_initializer": "initcourse.initializer_check",
+    "InitializerReport": "initcourse.initializer_check",
+    "LecunDense": "initcourse.solver",
+    "solve": "initcourse.solver",
+    "solve_nnx": "initcourse.solver",
+    "lecun_normal_init": "initcourse.solver",
     "FanInExplorer": "initcourse.explorers",
     "DepthExplorer": "initcourse.explorers",
     "fan_in_explorer": "initcourse.explorers",
@@ -80,7 +86,6 @@ __all__ = [
     "GradientStats",
     "INITIALIZERS",
     "LayerStats",
-    "LecunDense",
     "chi1",
     "claim",
     "correlation_by_layer",
@@ -96,7 +101,6 @@ __all__ = [
     "measured_std",
     "predicted_stats",
     "sample_kernel",
-    "solve",
     *_LAZY,
 ]
 

@@ -1,43 +1,55 @@
-"""The exercise check's procedure: run the hidden cases, and when they fail, find out why.
+"""Exercise 1's procedure: run the hidden cases, and when they fail, find out why.
 
-:func:`diagnose` calls the learner's ``solve`` through a :class:`~initcourse.probes.Caller`
+:func:`diagnose` calls the learner's ``solve`` through a :class:`~initcourse.caller.Caller`
 and returns one row per hidden case and the findings (mistake codes with what was
 measured), most fundamental first. Learners meet it through :func:`initcourse.check`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jax.numpy as jnp
 import numpy as np
 
+from initcourse.cases import PROBE_FAN_IN, PROBE_FEATURES, Case, Probes
+from initcourse.caller import Outcome
 from initcourse.probes import (
     ATOL,
-    CASES,
     LOOSE_ATOL,
     LOOSE_RTOL,
-    PROBE_FAN_IN,
-    PROBE_FEATURES,
-    PROBE_SEEDS,
     RTOL,
-    Case,
-    CaseResult,
-    Finding,
-    Outcome,
     classify_error,
     classify_kernel,
+    find_stream,
     reference_kernel,
-    reference_output,
 )
+from initcourse.report import Finding
 
 # Findings that explain outputs that differ from the reference; without one of them a
 # mismatch is reported as `wrong-values`.
 _EXPLAINS_VALUES = {
-    "raises", "factory-not-called", "non-finite", "dtype", "nondeterministic",
-    "activation-applied", "bias-not-zero", "seed-ignored", "rng-stream",
+    "raises", "factory-not-called", "factory-called", "non-finite", "dtype", "nondeterministic",
+    "mutates-input", "activation-applied", "bias-not-zero", "seed-ignored", "rng-stream",
+    "other-api", "wrong-signature",
 }
 
-# A fixed input for the probe layer, shape (PROBE_FAN_IN,): mixed signs, magnitudes near 1.
-_PROBE_X = np.random.default_rng(20_240_601).normal(size=PROBE_FAN_IN).astype(np.float32)
+
+@dataclass(frozen=True)
+class CaseResult:
+    """How ``solve`` did on one hidden case."""
+
+    seed: float | int
+    fan_in: int
+    features: float | int
+    outcome: str
+    ok: bool
+
+    def cells(self) -> tuple[str, ...]:
+        return repr(self.seed), str(self.fan_in), repr(self.features), self.outcome
+
+
+COLUMNS = ("seed", "len(x)", "features", "result")
 
 
 class _Stop(Exception):
@@ -63,33 +75,36 @@ class _Findings:
         return tuple(self._items.values())
 
 
-def diagnose(call, cases: tuple[Case, ...] = CASES):
-    """Run ``cases`` through ``call`` (a :class:`~initcourse.probes.Caller`).
+def diagnose(call, cases: tuple[Case, ...], probes: Probes, *, reference, api: str,
+             watch: tuple[str, ...] = ()):
+    """Run ``cases`` through ``call`` (a :class:`~initcourse.caller.Caller`) and compare
+    with ``reference`` (the answer key of ``api``, "linen" or "nnx").
 
     Returns:
-        ``(rows, findings)``: a :class:`~initcourse.probes.CaseResult` per case that was run,
-        and a tuple of :class:`~initcourse.probes.Finding`, empty when ``solve`` matches the
-        reference everywhere. Raises :class:`~initcourse.probes.TimedOut` if a call does.
+        ``(rows, findings)``: a :class:`CaseResult` per case that was run, and a tuple of
+        :class:`~initcourse.report.Finding`, empty when ``solve`` matches the reference
+        everywhere. Raises :class:`~initcourse.caller.TimedOut` if a call does. ``watch``:
+        the answer key's file, to catch a ``solve`` that calls it.
     """
     findings = _Findings()
     # The reference first: it also compiles what the learner's calls will need, so that a
     # cold start does not count against the learner's time limit.
-    expected = [reference_output(*cases[0].args())]
-    first = call(*cases[0].args())
+    expected = [np.asarray(reference(*cases[0].args()), np.float64)]
+    first = _call_case(call, cases[0])
     if isinstance(first.error, NotImplementedError):
         return (), (Finding("not-solved"),)
-    expected += [reference_output(*case.args()) for case in cases[1:]]
-    outcomes = [first] + [call(*case.args()) for case in cases[1:]]
+    expected += [np.asarray(reference(*case.args()), np.float64) for case in cases[1:]]
+    outcomes = [first] + [_call_case(call, case) for case in cases[1:]]
 
     rows, mismatch, typed = [], False, {"int_seed": False, "int_features": False}
-    for case, outcome, reference in zip(cases, outcomes, expected, strict=True):
+    for case, outcome, reference_y in zip(cases, outcomes, expected, strict=True):
         note = ""
         if not outcome.ok:
             outcome, note = _retry_with_ints(call, case, outcome, findings, typed)
             if outcome is None:
                 rows.append(_row(case, note, False))
                 continue
-        text, ok = _compare(case, outcome, reference, findings)
+        text, ok = _compare(case, outcome, reference_y, findings)
         mismatch |= text == "wrong values"
         if note:
             text, ok = (note if ok else f"{note}; {text}"), False
@@ -97,16 +112,34 @@ def diagnose(call, cases: tuple[Case, ...] = CASES):
 
     if mismatch:
         try:
-            _probe_layer(call, findings, typed, loose="dtype" in findings.codes())
+            _probe_layer(call, probes, api, findings, typed, loose="dtype" in findings.codes())
         except _Stop:
             pass
         if not findings.codes() & _EXPLAINS_VALUES and not _kernel_found(findings):
             bad = next(r for r in rows if not r.ok)
             findings.add(Finding("wrong-values", f"first on the case {_case_text(bad)}"))
     elif not findings and any(r.ok for r in rows):
-        if call(*cases[0].args(), watch=True).kind == "reference":
+        # A last call with a NumPy `x`, watched: does solve write into it, or run the key?
+        seed, _, features = cases[0].args()
+        last = call(seed, np.asarray(cases[0].x, np.float32), features, size=int(features),
+                    text=cases[0].call_text(), watch=watch)
+        if last.touched:
             findings.add(Finding("calls-reference"))
+        elif last.mutated:
+            findings.add(_mutation(last, cases[0].call_text()))
     return tuple(rows), findings.as_tuple()
+
+
+def _call_case(call, case: Case, *, int_seed: bool = False, int_features: bool = False):
+    return call(*case.args(int_seed=int_seed, int_features=int_features),
+                size=int(case.features),
+                text=case.call_text(int_seed=int_seed, int_features=int_features))
+
+
+def _mutation(outcome: Outcome, call: str) -> Finding:
+    names = " and ".join(f"`{n}`" for n in outcome.mutated)
+    return Finding("mutates-input", f"after `{call}` with a NumPy array, {names} held other "
+                                    "numbers than before the call")
 
 
 def _kernel_found(findings: _Findings) -> bool:
@@ -128,15 +161,15 @@ def _retry_with_ints(call, case: Case, outcome: Outcome, findings: _Findings, ty
     float_seed = isinstance(case.seed, float)
     float_features = isinstance(case.features, float)
     if float_seed or float_features:
-        retry = call(*case.args(int_seed=True, int_features=True))
+        retry = _call_case(call, case, int_seed=True, int_features=True)
         if retry.ok:
             notes = []
-            if float_seed and not call(*case.args(int_features=True)).ok:
+            if float_seed and not _call_case(call, case, int_features=True).ok:
                 findings.add(Finding("float-seed", f"seed={case.seed!r} fails, "
                                      f"seed={int(case.seed)!r} works"))
                 typed["int_seed"] = True
                 notes.append("a float seed")
-            if float_features and not call(*case.args(int_seed=True)).ok:
+            if float_features and not _call_case(call, case, int_seed=True).ok:
                 findings.add(Finding("float-features", f"features={case.features!r} fails, "
                                      f"features={int(case.features)!r} works"))
                 typed["int_features"] = True
@@ -154,6 +187,11 @@ def _compare(case: Case, outcome: Outcome, expected: np.ndarray, findings: _Find
     """Check one output against the reference's; returns the row's text and whether it is ok."""
     features = int(case.features)
     if outcome.values is None:
+        if outcome.shape is not None:
+            findings.add(Finding("wrong-shape", f"with features={case.features!r}, solve "
+                                                f"returned shape {outcome.shape}; expected "
+                                                f"({features},)"))
+            return "wrong shape", False
         returned = "None" if outcome.kind == "NoneType" else f"a {outcome.kind}"
         detail = f"solve returned {returned}, not an array"
         if outcome.kind == "NoneType":
@@ -165,8 +203,6 @@ def _compare(case: Case, outcome: Outcome, expected: np.ndarray, findings: _Find
     if not shape_ok:
         findings.add(Finding("wrong-shape", f"with features={case.features!r}, solve returned "
                                             f"shape {values.shape}; expected ({features},)"))
-        if values.size != features:
-            return "wrong shape", False
         values = values.ravel()
     if not np.all(np.isfinite(values)):
         findings.add(Finding("non-finite", f"on the case seed={case.seed!r}, "
@@ -181,45 +217,51 @@ def _compare(case: Case, outcome: Outcome, expected: np.ndarray, findings: _Find
     return ("ok" if shape_ok else f"shape {outcome.values.shape}"), shape_ok
 
 
-def _probe_layer(call, findings: _Findings, typed: dict, *, loose: bool) -> None:
-    """Read the learner's layer on a 24x48 probe: determinism, activation, bias, kernel, seed."""
+def _probe_layer(call, probes: Probes, api: str, findings: _Findings, typed: dict, *,
+                 loose: bool) -> None:
+    """Read the learner's layer on a 24x256 probe: determinism, activation, bias, kernel,
+    seed, random stream."""
     rtol, atol = (LOOSE_RTOL, LOOSE_ATOL) if loose else (RTOL, ATOL)
-    seed, other_seed = PROBE_SEEDS
+    seed, other_seed = probes.seeds
     fan_in, features = PROBE_FAN_IN, PROBE_FEATURES
 
     def run(seed, x) -> np.ndarray:
         s = seed if typed["int_seed"] else float(seed)
         f = features if typed["int_features"] else float(features)
-        outcome = call(s, np.asarray(x, np.float32), f)
+        text = f"solve({s!r}, x, {f!r})"
+        outcome = call(s, np.array(x, np.float32), f, size=features, text=text)
+        if outcome.mutated:
+            findings.add(_mutation(outcome, text))
+            raise _Stop
         if not outcome.ok:
             findings.add(classify_error(outcome.error, f"solve({s!r}, jnp.ones({fan_in}), {f!r})"))
             raise _Stop
-        if outcome.values is None or outcome.values.size != features:
+        if outcome.values is None:
             raise _Stop
         return outcome.values.ravel()
 
-    y = run(seed, _PROBE_X)
-    if not np.array_equal(y, run(seed, _PROBE_X)):
-        findings.add(Finding("nondeterministic", f"two calls with seed={seed} differ by up to "
-                                                 f"{np.max(np.abs(y - run(seed, _PROBE_X))):.3g}"))
+    y, again = run(seed, probes.x), run(seed, probes.x)
+    if not np.array_equal(y, again):
+        findings.add(Finding("nondeterministic", f"two calls with seed={seed} and the same x "
+                                                 f"differ by up to {np.max(np.abs(y - again)):.3g}"))
         raise _Stop
     bias = run(seed, np.zeros(fan_in))
     kernel = np.stack([run(seed, row) - bias for row in np.eye(fan_in)])
-    affine = bias + _PROBE_X.astype(np.float64) @ kernel
+    affine = bias + probes.x.astype(np.float64) @ kernel
     if not np.allclose(y, affine, rtol=1e-4, atol=1e-4):
         findings.add(Finding("activation-applied", _activation_detail(y, affine)))
         raise _Stop
     if np.max(np.abs(bias)) > atol:
         findings.add(Finding("bias-not-zero", f"solve(seed, zeros, features) returned values "
                                               f"up to {np.max(np.abs(bias)):.4g}"))
-    expected = reference_kernel(seed, fan_in, features)
+    expected = reference_kernel(api, seed)
     if np.allclose(kernel, expected, rtol=LOOSE_RTOL, atol=LOOSE_ATOL):
         if not np.allclose(kernel, expected, rtol=rtol, atol=atol):
             findings.add(Finding("dtype", "the kernel equals the reference's only to about 3 "
                                           "digits: the params were stored in a lower precision"))
         # The reference's kernel for this seed: params cached from an earlier call would
         # still give it, so ask for another seed.
-        if np.array_equal(y, run(other_seed, _PROBE_X)):
+        if np.array_equal(y, run(other_seed, probes.x)):
             findings.add(_seed_ignored(seed, other_seed))
         return
     kernel_finding = classify_kernel(kernel)
@@ -231,14 +273,12 @@ def _probe_layer(call, findings: _Findings, typed: dict, *, loose: bool) -> None
         findings.add(Finding("dtype", f"every weight of the kernel is a {low} number: the "
                                       "params were drawn and stored in a lower precision"))
         return
-    if np.array_equal(y, run(other_seed, _PROBE_X)):
+    if np.array_equal(y, run(other_seed, probes.x)):
         findings.add(_seed_ignored(seed, other_seed))
     if kernel_finding is not None:
         findings.add(kernel_finding)
     elif "seed-ignored" not in findings.codes():
-        findings.add(Finding("rng-stream", f"the kernel's std, {np.std(kernel):.4f}, and "
-                                           "shape are lecun_normal's, but its numbers are not "
-                                           "the reference's"))
+        findings.add(find_stream(kernel, seed, api))
 
 
 def _seed_ignored(seed: int, other_seed: int) -> Finding:

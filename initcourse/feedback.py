@@ -1,4 +1,4 @@
-"""What the exercise check says to a learner: one entry per mistake code, and the hints.
+"""What exercise 1's check says to a learner: one entry per mistake code, and the hints.
 
 Each mistake code is stable (tests, the grading CSV and instructors rely on it) and has a
 title (what went wrong) and a fix (the sentence that repairs it). The probes in
@@ -8,17 +8,8 @@ std, the shape that came back, the exception's message).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Mistake:
-    """One kind of mistake: its stable code, what went wrong, and how to fix it."""
-
-    code: str
-    title: str
-    fix: str
-
+from initcourse.probes import LECUN_WORDS
+from initcourse.report import Mistake
 
 _MISTAKES = (
     Mistake(
@@ -26,6 +17,12 @@ _MISTAKES = (
         "`solve` is not defined yet.",
         "Run the starter cell above (the one with `def solve(seed, x, features):`), "
         "then run this check again.",
+    ),
+    Mistake(
+        "wrong-signature",
+        "`solve` cannot be called as `solve(seed, x, features)`.",
+        "Define it with exactly three parameters, in this order: "
+        "`def solve(seed, x, features):`.",
     ),
     Mistake(
         "not-solved",
@@ -36,9 +33,9 @@ _MISTAKES = (
     Mistake(
         "timeout",
         "A call to `solve` did not finish in time.",
-        "Look for a loop that never ends or a very large computation. Python cannot stop a "
-        "running thread, so the call may still be running in the background: if the notebook "
-        "gets slow, restart the kernel (Kernel > Restart Kernel) and rerun your cells.",
+        "Look for a loop that never ends or a very large computation. The check stops a "
+        "runaway Python loop; if it says it could not, and the notebook gets slow, restart the "
+        "kernel (Kernel > Restart Kernel) and rerun your cells.",
     ),
     Mistake(
         "calls-reference",
@@ -62,6 +59,12 @@ _MISTAKES = (
         "`lecun_normal(key, shape, dtype)`, which returns a new initializer, not an array.",
         "Call the factory: `kernel_init=nn.initializers.lecun_normal()`. Only `zeros` and "
         "`ones` are ready-made initializers that you pass without `()`.",
+    ),
+    Mistake(
+        "factory-called",
+        "A ready-made initializer was called: `nn.initializers.zeros()` runs `zeros` with no "
+        "key and no shape, which raises.",
+        "Pass it without `()`: `bias_init=nn.initializers.zeros`.",
     ),
     Mistake(
         "raises",
@@ -91,6 +94,12 @@ _MISTAKES = (
         "Two calls with the same arguments gave different outputs.",
         "Make the key from `seed` alone, `jax.random.PRNGKey(int(seed))`: no clock, no global "
         "counter, no NumPy global random state.",
+    ),
+    Mistake(
+        "mutates-input",
+        "`solve` writes into its input `x` (an in-place `x *= ...` or `x[...] = ...` on a NumPy "
+        "array): the caller's array is changed.",
+        "Leave `x` as it is: compute new arrays (`y = x * 2`) instead of changing `x` in place.",
     ),
     Mistake(
         "activation-applied",
@@ -134,8 +143,7 @@ _MISTAKES = (
     Mistake(
         "kernel:unknown-scale",
         "The kernel was not drawn by `lecun_normal()`.",
-        "Use `kernel_init=nn.initializers.lecun_normal()`: a normal truncated at 2 std, "
-        "std 1/sqrt(fan_in).",
+        f"Use `kernel_init=nn.initializers.lecun_normal()`: {LECUN_WORDS}.",
     ),
     Mistake(
         "seed-ignored",
@@ -145,13 +153,21 @@ _MISTAKES = (
     ),
     Mistake(
         "rng-stream",
-        "Right distribution, different numbers: the kernel was not drawn from the reference's "
-        "random stream. Flax derives each parameter's key from the key given to `init` and "
-        "the parameter's path in the module tree, `params/Dense_0/kernel` in the reference.",
+        "Your layer is right, but its numbers come from another random stream. Flax derives "
+        "each parameter's key from the key given to `init` and the parameter's path in the "
+        "module tree, `params/Dense_0/kernel` in the reference.",
         "Pass `jax.random.PRNGKey(int(seed))` unchanged to `init` (no `jax.random.split`, no "
         "`seed + 1`), and create one unnamed `nn.Dense` inside an `@nn.compact` module: a bare "
         "`nn.Dense` (path `params/kernel`) or a named one (`params/<name>/kernel`) draws other "
         "numbers.",
+    ),
+    Mistake(
+        "other-api",
+        "Your layer is right, written with the other Flax API: Linen and NNX draw different "
+        "numbers from the same seed (Linen derives keys from module paths, NNX from a counter "
+        "in `nnx.Rngs`).",
+        "Check it against its own answer key: `initcourse.check(solve, api=\"nnx\")` for an "
+        "`nnx.Linear` solution, `initcourse.check(solve)` for a Linen `nn.Dense` one.",
     ),
     Mistake(
         "wrong-values",

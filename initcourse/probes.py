@@ -1,38 +1,30 @@
-"""Black-box probes of a learner's ``solve(seed, x, features)``: what went wrong, and why.
+"""What exercise 1's probes conclude from what they measured: which initializer drew a kernel,
+which random stream it came from, and what an exception means.
 
-The learner's function is only ever called, never read. Because a Dense layer is affine,
-``solve(seed, 0, features)`` is its bias and ``solve(seed, e_i, features) - bias`` is row
-``i`` of its kernel (``e_i`` one-hot); the kernel's spread and largest weight tell which
-initializer drew it; comparing ``solve(seed, x)`` with the affine prediction tells whether an
-activation was applied; calls with other and repeated seeds tell about the random stream.
-
-Every call runs in a thread with a time limit (:class:`Caller`), so a learner's endless
-loop cannot freeze the notebook.
+The learner's function is only ever called, never read (:mod:`initcourse.diagnosis` does the
+calls). Because a Dense layer is affine, ``solve(seed, 0, features)`` is its bias and
+``solve(seed, e_i, features) - bias`` is row ``i`` of its kernel; :func:`classify_kernel` tells
+which initializer drew it from its spread and largest weight, and :func:`find_stream` which
+path or key it was drawn from when its distribution is right but its numbers are not the
+answer key's.
 """
 
 from __future__ import annotations
 
-import sys
-import threading
-from dataclasses import dataclass
+import re
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from initcourse import solver
+from initcourse.cases import PROBE_FAN_IN, PROBE_FEATURES
 from initcourse.initializers import TRUNCATED_NORMAL_STD, expected_std
+from initcourse.report import Finding
 
 # Float32 agreement with the reference (same numbers, possibly another summation order).
 RTOL, ATOL = 2e-5, 2e-6
 # Agreement after a round trip through bfloat16/float16 (the `dtype` mistake).
 LOOSE_RTOL, LOOSE_ATOL = 2e-2, 2e-3
-
-# The probe layer: fan_in != fan_out so that Glorot's and LeCun's stds differ (Glorot's is
-# 0.41 of LeCun's). Reading the kernel takes fan_in + 1 calls; its 6144 weights pin the std
-# down to about 0.7%, enough to tell lecun_normal() from a truncated normal that was not
-# rescaled (0.88 of LeCun's std).
-PROBE_FAN_IN, PROBE_FEATURES, PROBE_SEEDS = 24, 256, (3, 4)
 # Largest |w| / std over a 24x256 kernel: uniform <= sqrt(3) = 1.73 (1.76 counting the spread
 # of the measured std); a normal truncated at 2 std <= 2/0.8796 = 2.27 (2.33); an untruncated
 # normal reaches 3.3 to 5.4. Measured on 300 seeds of each initializer.
@@ -41,191 +33,36 @@ UNIFORM_PEAK, TRUNCATED_PEAK = 1.95, 2.8
 # seeds, lecun_normal() measured 0.979 to 1.021 of its std; an unrescaled truncated normal
 # 0.861 to 0.898.
 STD_TOLERANCE = 0.05
+#: The probe layer's kernel shape, (fan_in, features).
+PROBE_SHAPE = (PROBE_FAN_IN, PROBE_FEATURES)
+#: lecun_normal's cut, in units of the final std: a standard normal cut at +-2, then divided by
+#: the cut normal's std 0.8796, ends at 2 / 0.8796 = 2.27 of the std it gives.
+CUT_IN_STDS = 2 / TRUNCATED_NORMAL_STD
+#: One wording of lecun_normal() for every message of both checks.
+LECUN_WORDS = (f"a standard normal cut at -2 and 2, divided by {TRUNCATED_NORMAL_STD:.4f} (the "
+               "cut normal's std) and scaled by 1/sqrt(fan_in): std 1/sqrt(fan_in), weights cut "
+               f"at {CUT_IN_STDS:.2f} of that std")
 
 
-@dataclass(frozen=True)
-class Case:
-    """One hidden case: the arguments passed to ``solve``, as a learner would meet them."""
-
-    seed: float | int
-    x: tuple[float, ...]
-    features: float | int
-
-    @property
-    def fan_in(self) -> int:
-        return len(self.x)
-
-    def call_text(self, *, int_seed: bool = False, int_features: bool = False) -> str:
-        """The call, as code a learner can paste into a cell (``x`` rounded as in the case)."""
-        seed, _, features = self.args(int_seed=int_seed, int_features=int_features)
-        if self.fan_in == 1:
-            x = f"jnp.array([{self.x[0]!r}])"
-        else:
-            x = f"jnp.linspace({self.x[0]!r}, {self.x[-1]!r}, {self.fan_in})"
-        return f"solve({seed!r}, {x}, {features!r})"
-
-    def args(self, *, int_seed: bool = False, int_features: bool = False) -> tuple:
-        """``(seed, x, features)`` with ``x`` a float32 JAX array of shape ``(fan_in,)``."""
-        seed = int(self.seed) if int_seed else self.seed
-        features = int(self.features) if int_features else self.features
-        return seed, jnp.asarray(np.asarray(self.x, np.float32)), features
-
-
-def _spread(n: int) -> tuple[float, ...]:
-    return tuple(float(v) for v in np.round(np.linspace(-1.5, 2.0, n), 3))
-
-
-#: Float and int seeds, len(x) of 1 and more, features of 1 and more (as floats and ints),
-#: and fan_in != fan_out. The last two repeat the first case's `x` and `features` with another
-#: seed, and its seed with another `x` and `features`: a solve that caches its params by
-#: `features` or by `seed` fails one of them.
-CASES: tuple[Case, ...] = (
-    Case(42.0, _spread(5), 3.0),
-    Case(0.0, (0.7,), 4.0),
-    Case(7, _spread(8), 1),
-    Case(1234.0, _spread(12), 16.0),
-    Case(3.0, _spread(6), 2),
-    Case(5.0, _spread(5), 3.0),
-    Case(42.0, _spread(7), 5),
-)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A mistake found by the probes: its code and what was measured."""
-
-    code: str
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class CaseResult:
-    """How ``solve`` did on one hidden case."""
-
-    seed: float | int
-    fan_in: int
-    features: float | int
-    outcome: str
-    ok: bool
-
-
-class TimedOut(Exception):
-    """A call to the learner's function ran past the time limit."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one call returned: ``values`` (float64, any shape) or ``error``."""
-
-    values: np.ndarray | None = None
-    dtype: str = ""
-    kind: str = ""
-    error: BaseException | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @classmethod
-    def of(cls, value) -> Outcome:
-        if isinstance(value, (jax.Array, np.ndarray, np.generic, int, float, list)):
-            try:
-                arr = np.asarray(value)
-                values = np.asarray(arr, np.float64)
-            except (TypeError, ValueError):
-                return cls(None, "", type(value).__name__)
-            dtype = str(arr.dtype)
-            # A list (`y.tolist()`) holds Python floats, float64 by type: it counts as float32
-            # when every number is a float32 number.
-            if isinstance(value, list) and _is_float32(values):
-                dtype = "float32"
-            return cls(values, dtype, type(value).__name__)
-        return cls(None, "", type(value).__name__)
-
-
-def _is_float32(values: np.ndarray) -> bool:
-    with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.array_equal(values.astype(np.float32), values, equal_nan=True))
-
-
-class Caller:
-    """Call ``solve`` in a thread, at most ``timeout`` seconds per call.
-
-    A call that runs too long raises :class:`TimedOut`. Its thread cannot be stopped (Python
-    has no way to kill a thread); it is a daemon thread, so it does not keep Python alive.
-    """
-
-    def __init__(self, solve, timeout: float):
-        self.solve = solve
-        self.timeout = timeout
-        self.calls = 0
-
-    def __call__(self, seed, x, features, *, watch: bool = False) -> Outcome:
-        """Call ``solve(seed, x, features)``; with ``watch``, also note whether it ran any
-        code of :mod:`initcourse.solver` (``outcome.kind`` is then ``"reference"``)."""
-        self.calls += 1
-        box: dict = {}
-        reference_file = solver.solve.__code__.co_filename
-
-        def profiler(frame, event, arg):
-            if event == "call" and frame.f_code.co_filename == reference_file:
-                box["reference"] = True
-
-        def target():
-            if watch:
-                sys.setprofile(profiler)
-            try:
-                box["outcome"] = Outcome.of(self.solve(seed, x, features))
-            except BaseException as exc:  # noqa: BLE001 - any failure is the learner's to see
-                box["outcome"] = Outcome(error=exc)
-            finally:
-                if watch:
-                    sys.setprofile(None)
-
-        thread = threading.Thread(target=target, name="initcourse-check", daemon=True)
-        thread.start()
-        thread.join(self.timeout * (3 if watch else 1))
-        if thread.is_alive():
-            raise TimedOut(_call_text(seed, x, features))
-        if box.get("reference"):
-            return Outcome(kind="reference")
-        return box["outcome"]
-
-
-def _call_text(seed, x, features) -> str:
-    return f"solve({seed!r}, <x of length {np.shape(x)[0]}>, {features!r})"
-
-
-def reference_output(seed, x, features) -> np.ndarray:
-    """The answer key's output, float64, shape ``(features,)``."""
-    return np.asarray(solver.solve(seed, x, features), np.float64)
-
-
-def reference_kernel(seed: int, fan_in: int, features: int) -> np.ndarray:
-    """The kernel the answer key draws, shape ``(fan_in, features)``."""
-    model = solver.LecunDense(features)
-    params = model.init(jax.random.PRNGKey(seed), jnp.zeros((fan_in,), jnp.float32))
-    return np.asarray(params["params"]["Dense_0"]["kernel"], np.float64)
-
-
-def classify_error(error: BaseException, call: str = "") -> Finding:
-    """The finding for an exception raised by ``solve``; ``call`` is the call that raised,
-    as code (see :meth:`Case.call_text`)."""
+def classify_error(error: BaseException, call: str = "", name: str = "solve") -> Finding:
+    """The finding for an exception raised by the learner's function ``name``; ``call`` is
+    the call that raised, as code."""
     if isinstance(error, NotImplementedError):
         return Finding("not-solved")
     text = f"{type(error).__name__}: {_first_line(error)}".rstrip(": ")
     if call:
         text = f"`{call}` raised {text}"
     message = str(error)
+    if isinstance(error, TypeError) and re.match(
+            rf"{re.escape(name)}\(\) (takes|missing|got)", message):
+        return Finding("wrong-signature", text)
+    if "missing 2 required positional arguments: 'key' and 'shape'" in message:
+        return Finding("factory-called", text)
     if isinstance(error, TypeError) and (
         ("Value '<function" in message and "not a valid JAX" in message)
         or ("positional argument" in message and "but 3 were given" in message)
     ):
         return Finding("factory-not-called", text)
-    if "missing 2 required positional arguments: 'key' and 'shape'" in message:
-        text += (
-            " (`zeros` and `ones` are ready-made initializers: pass them without `()`)"
-        )
     return Finding("raises", text)
 
 
@@ -251,8 +88,8 @@ def classify_kernel(kernel: np.ndarray) -> Finding | None:
     family = "uniform" if peak < UNIFORM_PEAK else "normal" if peak > TRUNCATED_PEAK else ""
     detail = (
         f"measured on a {fan_in}x{fan_out} kernel: std {std:.4f} (lecun_normal gives "
-        f"{lecun:.4f}), largest |w| = {peak:.2f} std (at most {2 / TRUNCATED_NORMAL_STD:.2f} "
-        "for a normal truncated at 2 std)"
+        f"{lecun:.4f}), largest |w| = {peak:.2f} std (at most {CUT_IN_STDS:.2f} for "
+        "lecun_normal)"
     )
     candidates = (
         ("lecun", lecun),
@@ -276,3 +113,100 @@ def classify_kernel(kernel: np.ndarray) -> Finding | None:
     if family == "normal":
         return Finding("kernel:unknown-scale", detail + "; an untruncated normal")
     return None
+
+
+# -- the random stream -------------------------------------------------------------------------
+
+@jax.jit
+def _lecun_kernel(key):
+    from flax import linen as nn
+
+    return nn.initializers.lecun_normal()(key, PROBE_SHAPE)
+
+# Names learners give a Dense (as `name=` or as a `setup` attribute) and a wrapper module.
+_DENSE_NAMES = ("dense", "Dense", "layer", "linear", "fc", "dense1", "dense_1", "dense_0",
+                "Dense_1", "Dense1", "out", "output", "proj", "l1", "layer1", "lin")
+_WRAPPERS = ("LecunDense", "MyDense", "Dense", "DenseLayer", "Layer", "Model", "Net",
+             "Network", "Wrapper", "Linear", "MLP", "Block", "Inner", "Module")
+
+
+def reference_kernel(api: str, seed: int) -> np.ndarray:
+    """The kernel the answer key of ``api`` draws for ``seed`` on the probe layer, float64."""
+    return np.asarray(_stream_kernel(api, seed, ("Dense_0",), 1), np.float64)
+
+
+def _stream_kernel(api: str, seed: int, path: tuple[str, ...], counter: int, key=None):
+    if api == "nnx":
+        from flax import nnx
+
+        rngs = nnx.Rngs(seed)
+        for _ in range(counter - 1):
+            rngs.params()
+        layer = nnx.Linear(*PROBE_SHAPE, kernel_init=nnx.initializers.lecun_normal(),
+                           bias_init=nnx.initializers.zeros, rngs=rngs)
+        return layer.kernel[...]
+    from flax.core.scope import LazyRng  # how Linen derives a parameter's key from its path
+
+    key = jax.random.PRNGKey(seed) if key is None else key
+    return _lecun_kernel(LazyRng.create(key, *path, counter).as_jax_rng())
+
+
+def _linen_candidates(seed: int):
+    """(what the learner wrote, how to fix it, kernel) for the usual other Linen streams."""
+    key = jax.random.PRNGKey(seed)
+    yield ("an `nn.Dense` initialised on its own, or `self.param(\"kernel\", ...)` in your "
+           "module itself: the kernel's path is `params/kernel`",
+           (), 1, key)
+    yield ("your module creates its `bias` before its `kernel` with `self.param`: Flax hands "
+           "the module's keys out in creation order, so the kernel got the second one",
+           (), 2, key)
+    for name in _DENSE_NAMES:
+        yield (f"a Dense named \"{name}\" (`name=\"{name}\"`, or `self.{name} = nn.Dense(...)` "
+               f"in `setup`): the kernel's path is `params/{name}/kernel`", (name,), 1, key)
+    for wrapper in _WRAPPERS:
+        for inner in ("Dense_0", "dense"):
+            yield (f"an extra module around the Dense: the kernel's path is "
+                   f"`params/{wrapper}_0/{inner}/kernel`", (f"{wrapper}_0", inner), 1, key)
+    first, second = jax.random.split(key)
+    yield ("the key was split with `jax.random.split` and its first half passed to `init`",
+           ("Dense_0",), 1, first)
+    yield ("the key was split with `jax.random.split` and its second half passed to `init`",
+           ("Dense_0",), 1, second)
+    for shift in (1, -1):
+        yield (f"`init` got `PRNGKey(int(seed) {'+' if shift > 0 else '-'} 1)`", ("Dense_0",),
+               1, jax.random.PRNGKey(seed + shift))
+    yield ("`init` got `fold_in(PRNGKey(0), seed)`", ("Dense_0",), 1,
+           jax.random.fold_in(jax.random.PRNGKey(0), seed))
+
+
+def find_stream(kernel: np.ndarray, seed: int, api: str) -> Finding:
+    """The kernel has lecun_normal's distribution but not the answer key's numbers: find the
+    path or key it came from (``other-api`` when it is the other API's answer key)."""
+    other = "nnx" if api == "linen" else "linen"
+    if _same(kernel, reference_kernel(other, seed)):
+        return Finding("other-api", f"your kernel is exactly what the {_API[other]} answer key "
+                                    f"draws for seed={seed}; this check grades the "
+                                    f"{_API[api]} version")
+    right = (f"the layer is right (a zero bias, std {np.std(kernel):.4f} as lecun_normal "
+             "gives, no activation) but its numbers come from another random stream")
+    if api == "nnx":
+        for counter in (2, 3):
+            if _same(kernel, _stream_kernel("nnx", seed, (), counter)):
+                return Finding("rng-stream", f"{right}: the `nnx.Rngs` gave {counter - 1} key(s) "
+                                             "away before `nnx.Linear` drew its kernel")
+        if _same(kernel, _stream_kernel("nnx", seed + 1, (), 1)):
+            return Finding("rng-stream", f"{right}: `nnx.Rngs(int(seed) + 1)`")
+        return Finding("rng-stream", right)
+    for words, path, counter, key in _linen_candidates(seed):
+        if _same(kernel, _stream_kernel("linen", seed, path, counter, key)):
+            return Finding("rng-stream", f"{right}: {words}")
+    return Finding("rng-stream", right + " (not one of the usual paths or keys the check "
+                                         "tried: look for a `name=`, a `setup`, a wrapper "
+                                         "module, or a key changed before `init`)")
+
+
+_API = {"linen": "Linen (`flax.linen`)", "nnx": "NNX (`flax.nnx`)"}
+
+
+def _same(kernel: np.ndarray, other) -> bool:
+    return np.allclose(kernel, np.asarray(other, np.float64), rtol=RTOL, atol=ATOL)

@@ -18,9 +18,16 @@ import pytest
 import initcourse
 from initcourse import grader
 from initcourse.feedback import CODES, HINTS, MISTAKES
-from initcourse.probes import CASES, PROBE_FAN_IN, PROBE_FEATURES, classify_kernel
+from initcourse.cases import CASES, PROBE_FAN_IN, PROBE_FEATURES
+from initcourse.probes import classify_kernel
 
 SOLUTIONS_DIR = Path(__file__).parent / "solutions"
+
+
+def _timeout(solve) -> float:
+    """1 s for the runaway solutions; generous otherwise, so that JAX's compilations on a busy
+    machine (up to 10 s seen here) are not taken for a runaway call."""
+    return 1.0 if "timeout" in getattr(solve, "expected", ()) else 60.0
 
 
 def _load(name: str) -> dict:
@@ -36,7 +43,7 @@ WRONG = _load("wrong")
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
 def test_correct_variant_passes_with_no_mistakes(name):
-    report = initcourse.check(CORRECT[name])
+    report = initcourse.check(CORRECT[name], timeout=_timeout(CORRECT[name]))
     assert report.mistakes == (), report.message
     assert report.passed
     assert all(row.ok for row in report.cases) and len(report.cases) == len(CASES)
@@ -45,8 +52,7 @@ def test_correct_variant_passes_with_no_mistakes(name):
 @pytest.mark.parametrize("name", sorted(WRONG))
 def test_wrong_solution_is_reported_with_its_code(name):
     solve = WRONG[name]
-    timeout = 1.0 if "timeout" in solve.expected else 5.0
-    report = initcourse.check(solve, timeout=timeout)
+    report = initcourse.check(solve, timeout=_timeout(solve))
     assert not report.passed
     assert report.mistakes == solve.expected, report.message
     for code in solve.expected:
@@ -59,8 +65,9 @@ def test_corpus_covers_every_code():
     expected = {code for solve in WRONG.values() for code in solve.expected}
     assert len(WRONG) >= 15
     assert len(CORRECT) >= 4
-    # `not-defined` is about the name, not a function: tested below.
-    assert expected == set(CODES) - {"not-defined"}
+    # `not-defined` is about the name, not a function: tested below; `other-api` with the
+    # NNX answer key in tests/test_nnx_check.py.
+    assert expected == set(CODES) - {"not-defined", "other-api"}
 
 
 @pytest.mark.parametrize("value", [None, 42, "solve"])

@@ -276,7 +276,7 @@ def dense_general(seed, x, features):
     return init_apply(nn.DenseGeneral(int(features), kernel_init=init.lecun_normal()), seed, x)
 
 
-@expect("rng-stream")
+@expect("other-api")
 def nnx_linear(seed, x, features):
     """Flax NNX's `nnx.Linear`: the same initializers, another random stream."""
     from flax import nnx
@@ -374,7 +374,7 @@ def zeros_init_without_call(seed, x, features):
     return init_apply(Layer(int(features), bias_init=init.zeros_init), seed, x)
 
 
-@expect("raises")
+@expect("factory-called")
 def zeros_called(seed, x, features):
     """`bias_init=zeros()`: calling the ready-made initializer."""
     return init_apply(Layer(int(features), bias_init=init.zeros()), seed, x)
@@ -429,3 +429,132 @@ def special_cases_short_input(seed, x, features):
     """Doubles `x` when it has one element: right almost everywhere, wrong on one case."""
     x = x * 2 if x.shape[0] == 1 else x
     return init_apply(Layer(int(features)), seed, x)
+
+
+# -- a right layer from another random stream: the message names the path or key ------------------
+
+@expect("rng-stream")
+def hand_written_dense(seed, x, features):
+    """`self.param("kernel", ...)` in the module itself: path `params/kernel`."""
+
+    class HandWritten(nn.Module):
+        features: int
+
+        @nn.compact
+        def __call__(self, x):
+            kernel = self.param("kernel", init.lecun_normal(), (x.shape[-1], self.features))
+            bias = self.param("bias", init.zeros, (self.features,))
+            return x @ kernel + bias
+
+    return init_apply(HandWritten(int(features)), seed, x)
+
+
+@expect("rng-stream")
+def bias_drawn_first(seed, x, features):
+    """`self.param("bias", ...)` before `self.param("kernel", ...)`: the kernel gets the
+    module's second key."""
+
+    class BiasFirst(nn.Module):
+        features: int
+
+        @nn.compact
+        def __call__(self, x):
+            bias = self.param("bias", init.zeros, (self.features,))
+            kernel = self.param("kernel", init.lecun_normal(), (x.shape[-1], self.features))
+            return x @ kernel + bias
+
+    return init_apply(BiasFirst(int(features)), seed, x)
+
+
+@expect("rng-stream")
+def setup_style(seed, x, features):
+    """The Dense created in `setup` as `self.dense`: path `params/dense/kernel`."""
+
+    class SetupDense(nn.Module):
+        features: int
+
+        def setup(self):
+            self.dense = nn.Dense(self.features, kernel_init=init.lecun_normal(),
+                                  bias_init=init.zeros)
+
+        def __call__(self, x):
+            return self.dense(x)
+
+    return init_apply(SetupDense(int(features)), seed, x)
+
+
+@expect("rng-stream")
+def extra_wrapper(seed, x, features):
+    """The answer's module wrapped in another one: path `params/MyDense_0/Dense_0/kernel`."""
+
+    class MyDense(nn.Module):
+        features: int
+
+        @nn.compact
+        def __call__(self, x):
+            return nn.Dense(self.features, kernel_init=init.lecun_normal(),
+                            bias_init=init.zeros)(x)
+
+    class Outer(nn.Module):
+        features: int
+
+        @nn.compact
+        def __call__(self, x):
+            return MyDense(self.features)(x)
+
+    return init_apply(Outer(int(features)), seed, x)
+
+
+@expect("rng-stream")
+def unusual_name(seed, x, features):
+    """A Dense named "readout": a path the check does not try; it still says the layer is
+    right."""
+
+    class Readout(nn.Module):
+        features: int
+
+        @nn.compact
+        def __call__(self, x):
+            return nn.Dense(self.features, kernel_init=init.lecun_normal(),
+                            bias_init=init.zeros, name="readout")(x)
+
+    return init_apply(Readout(int(features)), seed, x)
+
+
+# -- the signature and the input ------------------------------------------------------------------
+
+@expect("wrong-signature")
+def forgot_features(seed, x):
+    """`def solve(seed, x)`: no `features`."""
+    return init_apply(Layer(3), seed, x)
+
+
+@expect("wrong-signature")
+def swapped_to_keyword_only(seed, x, *, features):
+    """`features` keyword-only: `solve(seed, x, features)` cannot pass it."""
+    return init_apply(Layer(int(features)), seed, x)
+
+
+@expect("mutates-input")
+def scales_input_in_place(seed, x, features):
+    """`x *= 0` on its input: a NumPy `x` is zeroed for the caller."""
+    x *= 0
+    return init_apply(Layer(int(features)), seed, x)
+
+
+@expect("mutates-input")
+def normalises_numpy_input_in_place(seed, x, features):
+    """Right output, but it divides a NumPy `x` by its norm in place afterwards."""
+    y = init_apply(Layer(int(features)), seed, jnp.asarray(x))
+    if isinstance(x, np.ndarray):
+        x /= np.linalg.norm(x)
+    return y
+
+
+_flip = itertools.cycle([0, 1])
+
+
+@expect("nondeterministic")
+def alternating_seed(seed, x, features):
+    """Alternates between `seed` and `seed + 1` on successive calls."""
+    return init_apply(Layer(int(features)), int(seed) + next(_flip), x)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 import numpy as np
 
-from initcourse.cases import PROBE_FAN_IN, PROBE_FEATURES, Case, Probes
 from initcourse.caller import Outcome
+from initcourse.cases import PROBE_FAN_IN, PROBE_FEATURES, Case, Probes
 from initcourse.probes import (
     ATOL,
     LOOSE_ATOL,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from initcourse import arguments
 from initcourse.caller import Caller, TimedOut
-from initcourse.cases import CASES, PROBES, Probes, draw_cases
+from initcourse.cases import CASES, PROBES, draw_cases
 from initcourse.diagnosis import COLUMNS, CaseResult, diagnose
 from initcourse.feedback import HINTS, MISTAKES
 from initcourse.report import Block, Finding, Hint, ReportView, Solution, blocks_for
@@ -178,7 +178,7 @@ def hint(level=None, *, exercise=1) -> Hint:
 _CHECKS = "\nfrom initcourse.arguments import {}  # clear errors for bad arguments\n"
 _IMPORTS = {
     "linen": "import jax\nfrom flax import linen as nn\n" + _CHECKS.format("solve_arguments"),
-    "nnx": "from flax import nnx\n" + _CHECKS.format("solve_arguments"),
+    "nnx": "import jax\nfrom flax import nnx\n" + _CHECKS.format("solve_arguments"),
     2: "import math\n\nimport jax\nimport jax.numpy as jnp\n"
        + _CHECKS.format("initializer_arguments"),
 }

@@ -70,14 +70,19 @@ def diagnose_distribution(dense: np.ndarray, dense_t: np.ndarray, conv: np.ndarr
     if std == 0 or std_t == 0:
         return [Finding("wrong-distribution", "every weight is the same number")]
     findings = []
-    # Which fan sets the scale: the variance ratio of the transposed shapes.
+    # Which fan sets the scale: the variance ratio of the transposed shapes says how the
+    # variance depends on the shape; among the rules it allows, the one whose scale is a
+    # known one (right, unrescaled, He's) wins.
     ratio = math.log((std_t / std) ** 2)
-    rules = {"fan_in": math.log(4), "fan_out": -math.log(4), "the average of both": 0.0}
-    rule = min(rules, key=lambda r: abs(rules[r] - ratio))
-    if abs(rules[rule] - ratio) > 0.3:
-        rule = ""
-    fan = {"fan_in": DENSE[0], "fan_out": DENSE[1], "the average of both": sum(DENSE) / 2}
-    scale = std * math.sqrt(fan.get(rule, DENSE[0]))
+    fans = {"fan_in": (math.log(4), DENSE[0]), "fan_out": (-math.log(4), DENSE[1]),
+            "the average of both fans": (0.0, sum(DENSE) / 2),
+            "the kernel's size": (0.0, math.prod(DENSE)),
+            "fan_in, as the std": (math.log(16), DENSE[0] ** 2)}
+    known = (1.0, TRUNCATED_NORMAL_STD, math.sqrt(2), math.sqrt(2) * TRUNCATED_NORMAL_STD)
+    allowed = [r for r, (log_ratio, _) in fans.items() if abs(log_ratio - ratio) < 0.3]
+    rule = min(allowed, key=lambda r: min(abs(math.log(std * math.sqrt(fans[r][1]) / k))
+                                          for k in known), default="")
+    scale = std * math.sqrt(fans[rule][1] if rule else DENSE[0])
 
     # The draws' family, and `scale`: the learner's multiplier of the standard draws over
     # lecun_normal's (1 / 0.8796 for a cut normal), times sqrt(fan); 1 when right.
@@ -94,6 +99,10 @@ def diagnose_distribution(dense: np.ndarray, dense_t: np.ndarray, conv: np.ndarr
         findings.append(Finding("wrong-distribution", measured + "; a uniform distribution"))
     else:
         cut = True
+    if rule == "fan_in, as the std":
+        findings.append(Finding("wrong-scale", f"the std goes as 1/fan_in, not 1/sqrt(fan_in): "
+                                               f"the variance was used as the std; {measured}"))
+        return findings
     if not rule:
         findings.append(Finding("wrong-fan", f"the std of a 64x256 kernel is {std_t / std:.2f} "
                                              f"times that of a 256x64 one: 2 for fan_in, 0.5 "
@@ -109,9 +118,10 @@ def diagnose_distribution(dense: np.ndarray, dense_t: np.ndarray, conv: np.ndarr
                                                                  "wrong-scale")})
     codes = next((c for s, c in candidates.items() if _near(scale, s)), ("wrong-scale",))
     fan_name = "fan_in" if rule in ("fan_in", "") else "fan"
+    fan = fans[rule][1] if rule else DENSE[0]
     for code in codes:
         findings.append(Finding(code, f"the weights' scale is {scale:.3f} of lecun_normal's "
-                                      f"(with {fan_name} = {fan.get(rule, DENSE[0]):g}; "
+                                      f"(with {fan_name} = {fan:g}; "
                                       f"{TRUNCATED_NORMAL_STD:.3f} without the 0.8796 "
                                       f"rescale); {measured}"))
     if rule == "fan_in":

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from initcourse.cases import PROBE_FAN_IN, PROBE_FEATURES

@@ -91,12 +91,9 @@ class ReportView:
         if self.rows:
             widths = [max(len(c), *(len(r.cells()[i]) for r in self.rows)) + 2
                       for i, c in enumerate(self.columns[:-1])]
-            lines.append("  " + "".join(c.ljust(w) for c, w in zip(self.columns, widths))
-                         + self.columns[-1])
-            for row in self.rows:
-                cells = row.cells()
-                lines.append("  " + "".join(c.ljust(w) for c, w in zip(cells, widths))
-                             + cells[-1])
+            for cells in (self.columns, *(row.cells() for row in self.rows)):
+                lines.append("  " + "".join(c.ljust(w) for c, w in
+                                            zip(cells[:-1], widths, strict=True)) + cells[-1])
         lines += ["", self.message]
         return "\n".join(lines)
 

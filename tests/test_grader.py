@@ -17,8 +17,8 @@ import pytest
 
 import initcourse
 from initcourse import grader
-from initcourse.feedback import CODES, HINTS, MISTAKES
 from initcourse.cases import CASES, PROBE_FAN_IN, PROBE_FEATURES
+from initcourse.feedback import CODES, HINTS, MISTAKES
 from initcourse.probes import classify_kernel
 
 SOLUTIONS_DIR = Path(__file__).parent / "solutions"
@@ -65,9 +65,8 @@ def test_corpus_covers_every_code():
     expected = {code for solve in WRONG.values() for code in solve.expected}
     assert len(WRONG) >= 15
     assert len(CORRECT) >= 4
-    # `not-defined` is about the name, not a function: tested below; `other-api` with the
-    # NNX answer key in tests/test_nnx_check.py.
-    assert expected == set(CODES) - {"not-defined", "other-api"}
+    # `not-defined` is about the name, not a function: tested below.
+    assert expected == set(CODES) - {"not-defined"}
 
 
 @pytest.mark.parametrize("value", [None, 42, "solve"])

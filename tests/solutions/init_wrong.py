@@ -157,8 +157,8 @@ def cast_at_the_end(key, shape, dtype=jnp.float32):
 
 @expect("dtype-ignored")
 def float32_scale(key, shape, dtype=jnp.float32):
-    """A float32 array as the scale: bfloat16 draws are promoted to float32."""
-    return _cut(key, shape, dtype) * jnp.sqrt(jnp.array(1 / _fan_in(shape))) / jnp.array(C)
+    """A float32 scale (`jnp.float32`, strongly typed): bfloat16 draws become float32."""
+    return _cut(key, shape, dtype) * (jnp.sqrt(jnp.float32(1 / _fan_in(shape))) / jnp.float32(C))
 
 
 @expect("key-ignored")

@@ -136,6 +136,8 @@ class Caller:
 
     def __init__(self, fn, timeout: float, name: str, arg_names: tuple[str, ...]):
         self.fn, self.timeout, self.name, self.arg_names = fn, timeout, name, arg_names
+        if _UNSTOPPED:
+            retry_unstopped()
         self.calls = 0
 
     def __call__(self, *args, size: int | None = None, text: str = "",
@@ -191,14 +193,62 @@ def _mutated(originals, copies):
             yield number
 
 
-def _stop(thread: threading.Thread) -> bool:
+#: Runaway threads that could not be stopped yet (waiting in compiled code): each new check
+#: tries again, briefly.
+_UNSTOPPED: list[threading.Thread] = []
+
+
+def _raise_in(thread: threading.Thread, exc) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
+                                               ctypes.py_object(exc) if exc else None)
+
+
+def _stop(thread: threading.Thread, grace: float = STOP_GRACE_S) -> bool:
     """Raise :class:`StopCall` in ``thread`` until it ends (a learner's ``except`` may
-    swallow one); True if it ended within :data:`STOP_GRACE_S`."""
-    deadline = time.monotonic() + STOP_GRACE_S
+    swallow one); True if it ended within ``grace`` seconds.
+
+    A thread that does not end is waiting in compiled code (a sleep, an XLA computation). Its
+    pending exception is then withdrawn, and CPython's process-wide "an asynchronous exception
+    is pending" flag cleared (:func:`_clear_pending_flag`): left set, it hung every later
+    call made under a profiler (the ``calls-reference`` watch) on Python 3.11. Later calls
+    retry (:func:`retry_unstopped`).
+    """
+    deadline = time.monotonic() + grace
     while thread.is_alive() and time.monotonic() < deadline:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
-                                                   ctypes.py_object(StopCall))
+        _raise_in(thread, StopCall)
         thread.join(0.05)
-    # Still alive: it waits in compiled code (a sleep, an XLA computation). The pending
-    # exception stays set and ends the call as soon as it is back in Python.
-    return not thread.is_alive()
+    if thread.is_alive():
+        _raise_in(thread, None)
+        _clear_pending_flag()
+        if thread not in _UNSTOPPED:
+            _UNSTOPPED.append(thread)
+        return False
+    return True
+
+
+def _clear_pending_flag() -> None:
+    """Clear the interpreter's pending-asynchronous-exception flag: only a thread that
+    receives such an exception clears it, so give one to a short-lived thread of our own."""
+    running = threading.Event()
+
+    def sink():
+        running.set()
+        try:
+            while True:
+                time.sleep(0.001)
+        except StopCall:
+            pass
+
+    helper = threading.Thread(target=sink, name="initcourse-flag", daemon=True)
+    helper.start()
+    running.wait()
+    while helper.is_alive():
+        _raise_in(helper, StopCall)
+        helper.join(0.05)
+
+
+def retry_unstopped() -> None:
+    """Try once more, for 0.1 s each, to stop the runaway threads earlier calls left."""
+    for thread in list(_UNSTOPPED):
+        if not thread.is_alive() or _stop(thread, grace=0.1):
+            _UNSTOPPED.remove(thread)

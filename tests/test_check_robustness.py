@@ -67,7 +67,7 @@ def test_the_caller_gives_each_call_its_own_copy():
 
 
 def _runaway_threads():
-    return [t for t in threading.enumerate() if t.name.startswith("initcourse-") and t.is_alive()]
+    return {t for t in threading.enumerate() if t.name.startswith("initcourse-") and t.is_alive()}
 
 
 def test_a_runaway_solve_is_stopped_not_left_running():
@@ -75,13 +75,26 @@ def test_a_runaway_solve_is_stopped_not_left_running():
         while True:
             pass
 
+    before = _runaway_threads()  # a `time.sleep(3600)` of an earlier test may still wait
     report = initcourse.check(spins, timeout=0.5)
     assert report.mistakes == ("timeout",)
     assert "the call was stopped" in report.message
     deadline = time.monotonic() + 5
-    while _runaway_threads() and time.monotonic() < deadline:
+    while _runaway_threads() - before and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _runaway_threads() == []
+    assert _runaway_threads() - before == set()
+
+
+def test_a_thread_stuck_in_compiled_code_does_not_hang_the_next_checks():
+    """A solve sleeping in C cannot be stopped; the checks after it (including the profiled
+    call that catches `calls-reference`) still run at normal speed."""
+    def sleeps(seed, x, features):
+        time.sleep(3600)
+
+    report = initcourse.check(sleeps, timeout=0.5)
+    assert report.mistakes == ("timeout",) and "could not stop it" in report.message
+    assert _check(WRONG["calls_answer_key"]).mistakes == ("calls-reference",)
+    assert _check(CORRECT["textbook"]).passed
 
 
 def test_alternating_outputs_report_the_real_difference():

@@ -234,3 +234,15 @@ def test_a_notebook_with_both_exercises_gets_a_row_for_each(tmp_path):
         assert done.returncode == 1
         assert rows == [("solve", "passed"), ("lecun_normal_init", "grading-error")]
         assert "grading itself failed for 1 row(s)" in done.stderr
+
+
+def test_where_the_sandbox_cannot_start_the_report_and_terminal_say_so(tmp_path, capsys,
+                                                                      monkeypatch):
+    monkeypatch.setattr(cli.sandbox, "sandbox_problem", lambda: "no user namespaces here")
+    out = tmp_path / "r.csv"
+    assert main(["grade", str(SUBMISSIONS / "broken_json.ipynb"), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert ("WARNING: submissions are NOT isolated (no user namespaces here)"
+            in captured.err)
+    assert "WARNING: these submissions were NOT isolated" in captured.out
+    assert [r["isolated"] for r in csv.DictReader(out.open())] == ["NO"]

@@ -190,10 +190,14 @@ def _check(process, exercise: str, info: dict, settings: Settings):
     if "seed" in params:
         kwargs["seed"] = settings.seed
     try:
-        return check(fn, **kwargs)
+        result = check(fn, **kwargs)
     except Exception as exc:  # noqa: BLE001 - the check must not stop the class's grading
         return GradingError(f"{CHECKS[exercise]} failed: {type(exc).__name__}: "
                             f"{report.clean(exc, 200)}")
+    if not (hasattr(result, "passed") and hasattr(result, "mistakes")):
+        return GradingError(f"{CHECKS[exercise]} returned a {type(result).__name__}, not a "
+                            "report with .passed and .mistakes")
+    return result
 
 
 def _summary(outcome) -> str:

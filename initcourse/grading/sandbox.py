@@ -144,7 +144,9 @@ def bwrap_command(command: list[str], *, stub: str, hide, limits: Limits,
     hidden = _hidden_folders(hide)
     for folder in hidden:
         args += ["--perms", "0755", "--tmpfs", folder]
-    args += ["--size", str(limits.file_bytes * 4), "--perms", "01777", "--tmpfs", "/tmp"]
+    # Writable places are memory: each has a size, or files there would fill the machine's.
+    for writable in ("/tmp", "/dev/shm"):
+        args += ["--size", str(limits.file_bytes * 4), "--perms", "01777", "--tmpfs", writable]
     for folder in _shown_again():
         args += _parents(folder, [*hidden, "/tmp"]) + ["--ro-bind", folder, folder]
     for folder in read_only:

@@ -40,8 +40,11 @@ def prepare(folder: str, seed: int) -> None:
             if check is None or reference is None:
                 continue
             kwargs = {"seed": seed} if "seed" in inspect.signature(check).parameters else {}
-            with contextlib.redirect_stdout(io.StringIO()):
-                check(reference, **kwargs)
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    check(reference, **kwargs)
+            except Exception:  # noqa: BLE001 - only speed is lost: the children compile
+                pass
     finally:
         jax.config.update("jax_enable_compilation_cache", False)
     # Readable by the submissions' processes (which run as another user when grading as root).

@@ -166,6 +166,8 @@ def _status(process: runner.SubmissionProcess, error, outcome) -> str:
         return "execution-error"
     if outcome is None:
         return "no-solve"
+    if "timeout" in outcome.mistakes:
+        return "time-limit"
     return "passed" if outcome.passed else "failed"
 
 
@@ -186,7 +188,8 @@ def _check(process, exercise: str, info: dict, settings: Settings):
     params = inspect.signature(check).parameters
     kwargs = {}
     if "timeout" in params:
-        kwargs["timeout"] = settings.call_timeout * runner.FIRST_CALL_FACTOR + CALL_MARGIN_S
+        kwargs["timeout"] = (settings.call_timeout * runner.FIRST_CALL_FACTOR
+                             * runner.WALL_FACTOR + CALL_MARGIN_S)
     if "seed" in params:
         kwargs["seed"] = settings.seed
     try:

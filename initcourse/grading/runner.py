@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -26,6 +27,11 @@ START_TIMEOUT = 180.0
 #: The first call of each function may take this many times the per-call limit: it loads
 #: (or compiles) JAX's code for the hidden inputs, which the check's own process already has.
 FIRST_CALL_FACTOR = 3
+#: A call's limit is on CPU time; the clock allows this many times more (a call that only
+#: sleeps, or waits for a core on a busy machine).
+WALL_FACTOR = 4
+#: Seconds an answer may take to arrive once it has started.
+ANSWER_TIMEOUT = 60.0
 #: What a submission's messages say when it runs out of memory or processes.
 MEMORY_SIGNS = ("MemoryError", "bad_alloc", "RESOURCE_EXHAUSTED", "Cannot allocate memory",
                 "Out of memory", "out of memory")
@@ -194,11 +200,14 @@ class SubmissionProcess:
                       "args": protocol.encode(tuple(args), blobs),
                       "kwargs": protocol.encode(dict(kwargs), blobs)}
             self.send(header, blobs)
-            try:
-                reply, blobs = self.receive(time.monotonic() + timeout)
-            except TimeoutError:
+            if not self._wait_for_answer(timeout):
                 self.kill("time-limit")
                 raise TimeoutError(f"{name} ran longer than {timeout:g} s") from None
+            try:
+                reply, blobs = self.receive(time.monotonic() + ANSWER_TIMEOUT)
+            except TimeoutError:
+                self.kill("")
+                raise SubmissionGone("the submission's answer stopped halfway") from None
             try:
                 if reply.get("id") != header["id"]:
                     raise protocol.ProtocolError("an answer to another call")
@@ -214,6 +223,22 @@ class SubmissionProcess:
         if any(sign in f"{type(error).__name__}: {error}" for sign in MEMORY_SIGNS):
             self.stopped_for = self.stopped_for or "memory-limit"
         raise error
+
+    def _wait_for_answer(self, timeout: float) -> bool:
+        """Wait until an answer starts arriving: False once the call has used ``timeout``
+        seconds of CPU time (its process tree's), or ``WALL_FACTOR`` times that in all.
+
+        CPU time, not the clock: on a machine busy with other work a call may wait for a
+        core, and that is not the submission's fault; a loop that never ends still uses
+        CPU time and is stopped, and one that only sleeps meets the clock's limit.
+        """
+        start_cpu, start = _cpu_seconds(self.process.pid), time.monotonic()
+        while True:
+            if select.select([self._from_child], [], [], 0.1)[0]:
+                return True
+            used = _cpu_seconds(self.process.pid) - start_cpu
+            if used > timeout or time.monotonic() - start > timeout * WALL_FACTOR:
+                return False
 
     @property
     def out_of_cpu_time(self) -> bool:
@@ -313,6 +338,27 @@ def _tasks_under(pid: int) -> int:
             except (OSError, ValueError):
                 pass
     return count
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of the processes under ``pid``, in seconds."""
+    ticks, todo = 0, [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            with open(f"/proc/{parent}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+            tids = os.listdir(f"/proc/{parent}/task")
+        except (OSError, ValueError, IndexError):
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{parent}/task/{tid}/children") as handle:
+                    todo.extend(int(c) for c in handle.read().split())
+            except (OSError, ValueError):
+                pass
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _tasks_of(uid: int) -> int:

@@ -8,6 +8,10 @@ import numbers
 
 import numpy as np
 
+#: The seeds of the course: the whole numbers ``jax.random.PRNGKey`` takes without
+#: folding two of them onto one key (it folds 2**32 onto 0 and -1 onto 2**32 - 1).
+SEED_RANGE = (0, 2**32 - 1)
+
 
 def _shown(value) -> str:
     text = repr(value)
@@ -16,26 +20,34 @@ def _shown(value) -> str:
     return f"{text} (type {type(value).__name__})"
 
 
-def integral(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """Return ``value`` as an int if it is a finite, integral-valued real number.
-
-    ``3`` and ``3.0`` (or a 0-d numeric array holding 3) are accepted; ``3.5``, NaN, inf,
-    bools and strings raise, naming ``name`` and showing what was received.
-    """
+def _real(name: str, value) -> numbers.Real:
+    """``value`` as a Python real number: a real number or a 0-d numeric array, not a bool."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a number, not a bool; received {_shown(value)}")
-    if isinstance(value, np.ndarray) or hasattr(value, "__jax_array__") or _is_jax_array(value):
+    if isinstance(value, np.ndarray) or _is_jax_array(value):
         arr = np.asarray(value)
         if arr.ndim != 0 or arr.dtype.kind not in "iuf":
             raise TypeError(f"{name} must be a real number; received {_shown(value)}")
         value = arr.item()
     if not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; received {_shown(value)}")
-    as_float = float(value)
-    if not math.isfinite(as_float):
-        raise ValueError(f"{name} must be finite; received {_shown(value)}")
-    if as_float != math.floor(as_float):
-        raise ValueError(f"{name} must be a whole number (3 or 3.0); received {_shown(value)}")
+    return value
+
+
+def integral(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Return ``value`` as an int if it is a finite, integral-valued real number in range.
+
+    ``3`` and ``3.0`` (or a 0-d numeric array holding 3) are accepted; ``3.5``, NaN, inf,
+    bools and strings raise, naming ``name`` and showing what was received. Integers of
+    any size are compared exactly (``10**400`` is out of range, not an ``OverflowError``).
+    """
+    value = _real(name, value)
+    if not isinstance(value, numbers.Integral):
+        as_float = float(value)
+        if not math.isfinite(as_float):
+            raise ValueError(f"{name} must be finite; received {_shown(value)}")
+        if as_float != math.floor(as_float):
+            raise ValueError(f"{name} must be a whole number (3 or 3.0); received {_shown(value)}")
     result = int(value)
     if minimum is not None and result < minimum:
         raise ValueError(f"{name} must be >= {minimum}; received {_shown(value)}")
@@ -44,22 +56,24 @@ def integral(name: str, value, *, minimum: int | None = None, maximum: int | Non
     return result
 
 
-#: The seeds ``jax.random.PRNGKey`` accepts: 64-bit signed integers.
-SEED_RANGE = (-(2**63), 2**63 - 1)
-
-
 def seed(value, name: str = "seed") -> int:
-    """A seed for ``jax.random.PRNGKey``: a whole number in the 64-bit signed range."""
+    """A seed: a whole number in ``SEED_RANGE``, 0 to 2**32 - 1."""
     return integral(name, value, minimum=SEED_RANGE[0], maximum=SEED_RANGE[1])
 
 
-def positive_real(name: str, value, *, allow_zero: bool = False) -> float:
-    """Return ``value`` as a float if it is a finite real number > 0 (>= 0 if allowed)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; received {_shown(value)}")
-    as_float = float(value)
-    if not math.isfinite(as_float) or as_float < 0 or (as_float == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
+def positive_real(name: str, value, *, allow_zero: bool = False,
+                  maximum: float = math.inf) -> float:
+    """Return ``value`` as a float if it is a finite real number in ``(0, maximum]``
+    (``[0, maximum]`` with ``allow_zero``)."""
+    value = _real(name, value)
+    try:
+        as_float = float(value)
+    except OverflowError:  # an int beyond float's range
+        as_float = math.inf
+    if not (math.isfinite(as_float) and (0 < as_float or allow_zero and as_float == 0)
+            and as_float <= maximum):
+        low = "[0" if allow_zero else "(0"
+        bound = (">= 0" if allow_zero else "> 0") if maximum == math.inf else f"in {low}, {maximum:g}]"
         raise ValueError(f"{name} must be a finite number {bound}; received {_shown(value)}")
     return as_float
 
@@ -70,6 +84,28 @@ def choice(name: str, value, options) -> str:
         listed = ", ".join(repr(o) for o in options)
         raise ValueError(f"{name} must be one of {listed}; received {_shown(value)}")
     return value
+
+
+def float_dtype(name: str, value) -> np.dtype:
+    """A floating dtype JAX computes in: float32, bfloat16, float16, or float64 in x64 mode."""
+    import jax
+    import jax.numpy as jnp
+
+    try:
+        if value is None:
+            raise TypeError
+        dtype = jnp.dtype(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a floating dtype such as jnp.float32; "
+                        f"received {_shown(value)}") from None
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"{name} must be a floating dtype (float32, bfloat16, float16); "
+                        f"received {_shown(value)}")
+    if dtype.itemsize == 8 and not jax.config.jax_enable_x64:
+        raise ValueError(f"{name}=float64 needs JAX's 64-bit mode (jax.config.update("
+                         "'jax_enable_x64', True)); without it JAX draws float32. "
+                         f"Received {_shown(value)}")
+    return dtype
 
 
 def vector(name: str, value) -> np.ndarray:

@@ -1,17 +1,16 @@
-"""The registry of initializers the course teaches, with their theory.
+"""The registry of initializers the course teaches, as data, and the theory derived from it.
 
-Every notebook and explorer looks initializers up here, by their Flax names:
+Each entry is the recipe Flax itself uses: ``variance_scaling(scale, mode, distribution)``
+for the LeCun, Glorot and He initializers, a fixed ``stddev`` for ``normal``, a ``scale``
+for ``orthogonal``, a value for the constants. The theoretical std, the variance rule
+in words and the Flax initializer are all derived from the recipe:
 
 >>> expected_std("lecun_normal", fan_in=64, fan_out=64)
 0.125
-
-Each entry knows the Flax initializer, its distribution family and the standard
-deviation it is designed to give for a kernel of shape ``(fan_in, fan_out)``.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,152 +29,164 @@ TRUNCATED_NORMAL_STD = 0.87962566103423978
 #: Flax's default stddev for ``nn.initializers.normal()``.
 DEFAULT_NORMAL_STDDEV = 0.01
 
-#: Distribution families; inside a family, initializers differ only by a scale factor
-#: applied to the same unit-variance draws.
+#: Distribution families; inside a family, initializers differ only by a multiplier
+#: applied to the same unit-variance draws (:func:`unit_draw`).
 FAMILIES = ("truncated_normal", "uniform", "normal", "orthogonal", "constant")
 
+#: The largest kernel :func:`sample_kernel` draws: 2**26 weights (256 MiB in float32).
+MAX_KERNEL_SIZE = 2**26
 
 @dataclass(frozen=True)
 class InitializerSpec:
-    """One initializer of the course.
+    """One initializer of the course: Flax's recipe for it.
 
     Attributes:
         name: the Flax name (``nn.initializers.<name>``).
-        family: one of ``FAMILIES``: the shape of the distribution.
-        rule: the variance rule in words, e.g. ``"1/fan_in"``.
-        factory: ``True`` if Flax exposes a factory that must be called (``lecun_normal()``),
-            ``False`` for a ready initializer (``zeros``).
+        family: one of ``FAMILIES``: the distribution of the draws.
+        scale: ``variance_scaling``'s scale (LeCun and Glorot 1, He 2); ``normal``'s
+            stddev; ``orthogonal``'s scale; the constant's value.
+        mode: ``"fan_in"`` or ``"fan_avg"`` for ``variance_scaling``, else None.
         summary: one sentence for learners.
     """
 
     name: str
     family: str
-    rule: str
-    factory: bool
+    scale: float
+    mode: str | None
     summary: str
-    _std: Callable[..., float]
-    _make: Callable[..., Callable]
+
+    @property
+    def factory(self) -> bool:
+        """True if Flax exposes a factory to call (``lecun_normal()``), False for a ready
+        initializer (``zeros``)."""
+        return self.family != "constant"
+
+    @property
+    def rule(self) -> str:
+        """The variance rule in words, e.g. ``"1/fan_in"``."""
+        if self.mode == "fan_in":
+            return f"{self.scale:g}/fan_in"
+        if self.mode == "fan_avg":
+            return f"{2 * self.scale:g}/(fan_in + fan_out)"
+        return {"normal": "stddev²", "orthogonal": "1/max(fan_in, fan_out)"}.get(self.family, "0")
 
     def std(self, fan_in: int, fan_out: int, *, stddev: float | None = None) -> float:
         """Theoretical std of one weight of a ``(fan_in, fan_out)`` kernel."""
-        return float(self._std(fan_in, fan_out, stddev))
+        if self.mode is not None:
+            fans = fan_in if self.mode == "fan_in" else (fan_in + fan_out) / 2
+            return math.sqrt(self.scale / fans)
+        if self.family == "normal":
+            return self.scale if stddev is None else stddev
+        if self.family == "orthogonal":
+            return self.scale / math.sqrt(max(fan_in, fan_out))
+        return 0.0
+
+    def multiplier(self, fan_in: int, fan_out: int, *, stddev: float | None = None) -> float:
+        """What turns :func:`unit_draw` of this family into this initializer's draws."""
+        return self.scale if self.family == "constant" else self.std(fan_in, fan_out, stddev=stddev)
+
+    def formula(self, fan_in: int, fan_out: int) -> str:
+        """The std written out for these fans, e.g. ``"1/√64"`` or ``"√(2/(64+32))"``."""
+        if self.mode is not None:
+            fans = f"{fan_in}" if self.mode == "fan_in" else f"({fan_in}+{fan_out})"
+            top = self.scale * (2 if self.mode == "fan_avg" else 1)
+            return f"1/√{fans}" if top == 1 else f"√({top:g}/{fans})"
+        if self.family == "normal":
+            return f"{self.scale:g}, whatever fan_in"
+        if self.family == "orthogonal":
+            return f"1/√{max(fan_in, fan_out)}"
+        return "0, every weight equal"
 
     def initializer(self, *, stddev: float | None = None) -> Callable:
-        """The Flax initializer ``(key, shape, dtype) -> Array`` (factories already called)."""
-        return self._make(stddev)
+        """The Flax initializer ``(key, shape, dtype) -> Array`` built from the recipe."""
+        if self.mode is not None:
+            return nn.initializers.variance_scaling(self.scale, self.mode, self.family)
+        if self.family == "normal":
+            return nn.initializers.normal(self.scale if stddev is None else stddev)
+        if self.family == "orthogonal":
+            return nn.initializers.orthogonal(self.scale)
+        return getattr(nn.initializers, self.name)  # zeros, ones: ready callables
 
-
-def _normal_std(fan_in, fan_out, stddev):
-    return DEFAULT_NORMAL_STDDEV if stddev is None else stddev
-
-
-def _normal_make(stddev):
-    return nn.initializers.normal(DEFAULT_NORMAL_STDDEV if stddev is None else stddev)
-
-
-_SPECS = (
-    InitializerSpec(
-        "lecun_normal", "truncated_normal", "1/fan_in", True,
-        "LeCun: variance 1/fan_in, from a normal truncated at ±2 std and rescaled.",
-        lambda i, o, s: math.sqrt(1.0 / i), lambda s: nn.initializers.lecun_normal(),
-    ),
-    InitializerSpec(
-        "lecun_uniform", "uniform", "1/fan_in", True,
-        "LeCun with a uniform draw on ±√(3/fan_in).",
-        lambda i, o, s: math.sqrt(1.0 / i), lambda s: nn.initializers.lecun_uniform(),
-    ),
-    InitializerSpec(
-        "glorot_normal", "truncated_normal", "2/(fan_in + fan_out)", True,
-        "Xavier/Glorot: variance 2/(fan_in + fan_out), balancing forward and backward.",
-        lambda i, o, s: math.sqrt(2.0 / (i + o)), lambda s: nn.initializers.glorot_normal(),
-    ),
-    InitializerSpec(
-        "glorot_uniform", "uniform", "2/(fan_in + fan_out)", True,
-        "Xavier/Glorot with a uniform draw on ±√(6/(fan_in + fan_out)).",
-        lambda i, o, s: math.sqrt(2.0 / (i + o)), lambda s: nn.initializers.glorot_uniform(),
-    ),
-    InitializerSpec(
-        "he_normal", "truncated_normal", "2/fan_in", True,
-        "He/Kaiming: variance 2/fan_in, making up for the half that ReLU zeroes.",
-        lambda i, o, s: math.sqrt(2.0 / i), lambda s: nn.initializers.he_normal(),
-    ),
-    InitializerSpec(
-        "he_uniform", "uniform", "2/fan_in", True,
-        "He/Kaiming with a uniform draw on ±√(6/fan_in).",
-        lambda i, o, s: math.sqrt(2.0 / i), lambda s: nn.initializers.he_uniform(),
-    ),
-    InitializerSpec(
-        "normal", "normal", "stddev²", True,
-        "A plain normal with a fixed stddev (Flax's default 0.01), blind to fan-in.",
-        _normal_std, _normal_make,
-    ),
-    InitializerSpec(
-        "orthogonal", "orthogonal", "1/max(fan_in, fan_out)", True,
-        "A random orthogonal matrix: orthonormal columns (or rows), norm-preserving.",
-        lambda i, o, s: math.sqrt(1.0 / max(i, o)), lambda s: nn.initializers.orthogonal(),
-    ),
-    InitializerSpec(
-        "zeros", "constant", "0", False,
-        "All zeros: the right start for biases, a dead end for kernels.",
-        lambda i, o, s: 0.0, lambda s: nn.initializers.zeros,
-    ),
-    InitializerSpec(
-        "ones", "constant", "0", False,
-        "All ones: every unit computes the same thing.",
-        lambda i, o, s: 0.0, lambda s: nn.initializers.ones,
-    ),
-)
 
 #: name -> InitializerSpec, in teaching order.
-INITIALIZERS: dict[str, InitializerSpec] = {spec.name: spec for spec in _SPECS}
+INITIALIZERS: dict[str, InitializerSpec] = {
+    spec.name: spec
+    for spec in (
+        InitializerSpec("lecun_normal", "truncated_normal", 1.0, "fan_in",
+                        "LeCun: variance 1/fan_in, from a normal truncated at ±2 std and rescaled."),
+        InitializerSpec("lecun_uniform", "uniform", 1.0, "fan_in",
+                        "LeCun with a uniform draw on ±√(3/fan_in)."),
+        InitializerSpec("glorot_normal", "truncated_normal", 1.0, "fan_avg",
+                        "Xavier/Glorot: variance 2/(fan_in + fan_out), balancing forward and "
+                        "backward."),
+        InitializerSpec("glorot_uniform", "uniform", 1.0, "fan_avg",
+                        "Xavier/Glorot with a uniform draw on ±√(6/(fan_in + fan_out))."),
+        InitializerSpec("he_normal", "truncated_normal", 2.0, "fan_in",
+                        "He/Kaiming: variance 2/fan_in, making up for the half that ReLU zeroes."),
+        InitializerSpec("he_uniform", "uniform", 2.0, "fan_in",
+                        "He/Kaiming with a uniform draw on ±√(6/fan_in)."),
+        InitializerSpec("normal", "normal", DEFAULT_NORMAL_STDDEV, None,
+                        "A plain normal with a fixed stddev (Flax's default 0.01), blind to "
+                        "fan-in."),
+        InitializerSpec("orthogonal", "orthogonal", 1.0, None,
+                        "A random orthogonal matrix: orthonormal columns (or rows), "
+                        "norm-preserving."),
+        InitializerSpec("zeros", "constant", 0.0, None,
+                        "All zeros: the right start for biases, a dead end for kernels."),
+        InitializerSpec("ones", "constant", 1.0, None,
+                        "All ones: every unit computes the same thing."),
+    )
+}
 
 
-def spec(name: str, *, argument: str = "name") -> InitializerSpec:
-    """The registry entry for ``name`` (a clear error, naming ``argument``, lists the names)."""
-    if not isinstance(name, str) and callable(name):
+def spec(initializer) -> InitializerSpec:
+    """The registry entry named ``initializer``; a clear error lists the names."""
+    if not isinstance(initializer, str) and callable(initializer):
         raise TypeError(
-            f"{argument} must be a registry name (one of {', '.join(map(repr, INITIALIZERS))}); "
-            f"a Flax initializer is not accepted here, received {name!r}"
+            "initializer must be a registry name (one of "
+            f"{', '.join(map(repr, INITIALIZERS))}); a Flax initializer is not accepted "
+            f"here, received {initializer!r}"
         )
-    _validate.choice(argument, name, tuple(INITIALIZERS))
-    return INITIALIZERS[name]
+    return INITIALIZERS[_validate.choice("initializer", initializer, tuple(INITIALIZERS))]
 
 
-def _fans(fan_in, fan_out) -> tuple[int, int]:
-    fan_in = _validate.integral("fan_in", fan_in, minimum=1)
-    fan_out = fan_in if fan_out is None else _validate.integral("fan_out", fan_out, minimum=1)
-    return fan_in, fan_out
+@dataclass(frozen=True)
+class Resolved:
+    """An initializer argument resolved once: what every function of the course needs.
 
-
-def _stddev(name: str, stddev) -> float | None:
-    if stddev is None:
-        return None
-    if name != "normal":
-        raise ValueError(f"stddev only applies to 'normal'; received stddev={stddev!r} for {name!r}")
-    return _validate.positive_real("stddev", stddev)
-
-
-def expected_std(name: str, fan_in, fan_out=None, *, stddev: float | None = None) -> float:
-    """Theoretical std of one weight of a ``(fan_in, fan_out)`` kernel drawn by ``name``.
-
-    Arguments:
-        name: a registry name, e.g. ``"lecun_normal"``.
-        fan_in: number of inputs (kernel rows), >= 1.
-        fan_out: number of outputs (kernel columns), >= 1; defaults to ``fan_in``.
-        stddev: for ``"normal"`` only; defaults to Flax's 0.01.
+    Attributes:
+        name: the registry name, or the callable's ``__qualname__``.
+        spec: the registry entry, or None for another Flax initializer.
+        init: the Flax initializer ``(key, shape, dtype) -> Array``.
+        stddev: the checked ``stddev`` (``"normal"`` only), or None.
     """
-    entry = spec(name)
-    fan_in, fan_out = _fans(fan_in, fan_out)
-    return entry.std(fan_in, fan_out, stddev=_stddev(name, stddev))
+
+    name: str
+    spec: InitializerSpec | None
+    init: Callable
+    stddev: float | None
 
 
-def get_initializer(name: str, *, stddev: float | None = None) -> Callable:
-    """The Flax initializer for ``name`` (factories are called for you)."""
-    return spec(name).initializer(stddev=_stddev(name, stddev))
+def resolve(initializer, *, stddev=None) -> Resolved:
+    """A registry name or any Flax initializer ``(key, shape, dtype) -> Array``, checked.
 
-
-#: The largest kernel :func:`sample_kernel` draws: 2**26 weights (256 MiB in float32).
-MAX_KERNEL_SIZE = 2**26
+    The one place that turns an ``initializer`` argument into an initializer, so every
+    function refuses the same mistakes with the same words: an unknown name, a factory
+    passed without its ``()``, a callable of the wrong signature, ``stddev`` given for
+    anything but ``"normal"``.
+    """
+    if isinstance(initializer, str):
+        entry = spec(initializer)
+        if stddev is not None:
+            if entry.family != "normal":
+                raise ValueError(f"stddev only applies to initializer='normal'; received "
+                                 f"stddev={stddev!r} for {initializer!r}")
+            stddev = _validate.positive_real("stddev", stddev, maximum=1e6)
+        return Resolved(entry.name, entry, entry.initializer(stddev=stddev), stddev)
+    if stddev is not None:
+        raise ValueError(f"stddev only applies to initializer='normal'; received {stddev!r}")
+    init = check_initializer(initializer)
+    return Resolved(getattr(init, "__qualname__", repr(init)), None, init, None)
 
 
 def check_initializer(init, argument: str = "initializer") -> Callable:
@@ -187,8 +198,8 @@ def check_initializer(init, argument: str = "initializer") -> Callable:
     """
     if not callable(init):
         raise TypeError(
-            f"{argument} must be a registry name or a Flax initializer (key, shape, dtype) -> "
-            f"Array; received {init!r}"
+            f"{argument} must be a registry name (one of {', '.join(map(repr, INITIALIZERS))}) "
+            f"or a Flax initializer (key, shape, dtype) -> Array; received {init!r}"
         )
     key = jax.random.PRNGKey(0)
     try:
@@ -215,47 +226,85 @@ def check_initializer(init, argument: str = "initializer") -> Callable:
     return init
 
 
-def sample_kernel(name, fan_in, fan_out=None, *, seed=0, stddev=None, dtype=jnp.float32) -> np.ndarray:
+def fans(fan_in, fan_out=None, *, maximum: int = MAX_KERNEL_SIZE) -> tuple[int, int]:
+    """``fan_in`` and ``fan_out`` (default: ``fan_in``) checked: whole numbers in 1..maximum."""
+    fan_in = _validate.integral("fan_in", fan_in, minimum=1, maximum=maximum)
+    fan_out = fan_in if fan_out is None else _validate.integral(
+        "fan_out", fan_out, minimum=1, maximum=maximum)
+    return fan_in, fan_out
+
+
+def expected_std(initializer, fan_in, fan_out=None, *, stddev=None) -> float:
+    """Theoretical std of one weight of a ``(fan_in, fan_out)`` kernel drawn by ``initializer``.
+
+    Arguments:
+        initializer: a registry name, e.g. ``"lecun_normal"``.
+        fan_in: number of inputs (kernel rows), 1 to ``MAX_KERNEL_SIZE``.
+        fan_out: number of outputs (kernel columns), same range; defaults to ``fan_in``.
+        stddev: for ``"normal"`` only, a number in (0, 1e6]; defaults to Flax's 0.01.
+    """
+    entry = spec(initializer)
+    fan_in, fan_out = fans(fan_in, fan_out)
+    return entry.std(fan_in, fan_out, stddev=resolve(initializer, stddev=stddev).stddev)
+
+
+def get_initializer(initializer, *, stddev=None) -> Callable:
+    """The Flax initializer for a registry name (factories are called for you)."""
+    spec(initializer)
+    return resolve(initializer, stddev=stddev).init
+
+
+def sample_kernel(initializer, fan_in, fan_out=None, *, seed=0, stddev=None,
+                  dtype=jnp.float32) -> np.ndarray:
     """Draw a ``(fan_in, fan_out)`` kernel with the real Flax initializer; return it as numpy.
 
-    ``name`` is a registry name or any Flax initializer ``(key, shape, dtype)``; at most
-    ``MAX_KERNEL_SIZE`` weights.
+    Arguments:
+        initializer: a registry name or any Flax initializer ``(key, shape, dtype)``.
+        fan_in, fan_out: the kernel's shape; at most ``MAX_KERNEL_SIZE`` weights in all.
+        seed: a whole number in ``_validate.SEED_RANGE`` (0 to 2**32 - 1).
+        stddev: for ``"normal"`` only.
+        dtype: a floating dtype JAX computes in here: float32 (default), bfloat16 or
+            float16. float64 needs JAX's x64 mode and is refused without it.
     """
-    fan_in, fan_out = _fans(fan_in, fan_out)
+    fan_in, fan_out = fans(fan_in, fan_out)
     if fan_in * fan_out > MAX_KERNEL_SIZE:
         raise ValueError(
             f"fan_in * fan_out must be at most {MAX_KERNEL_SIZE} weights; received fan_in="
             f"{fan_in}, fan_out={fan_out} ({fan_in * fan_out} weights)"
         )
     seed = _validate.seed(seed)
-    if isinstance(name, str):
-        init = get_initializer(name, stddev=stddev)
-    else:
-        init = check_initializer(name)
-        if stddev is not None:
-            raise ValueError(f"stddev only applies to the registry name 'normal'; received {stddev!r}")
+    dtype = _validate.float_dtype("dtype", dtype)
+    init = resolve(initializer, stddev=stddev).init
     return np.asarray(init(jax.random.PRNGKey(seed), (fan_in, fan_out), dtype))
 
 
-def measured_std(name, fan_in, fan_out=None, *, seed=0, stddev=None) -> float:
-    """The empirical counterpart of :func:`expected_std`: sample a kernel, measure its std."""
-    return float(np.std(sample_kernel(name, fan_in, fan_out, seed=seed, stddev=stddev), dtype=np.float64))
+def measured_std(initializer, fan_in, fan_out=None, *, seed=0, stddev=None) -> float:
+    """The empirical counterpart of :func:`expected_std`: sample a kernel, measure its std.
+
+    A kernel needs two weights or more to have a sample std: ``fan_in * fan_out == 1`` is
+    refused (its std would be 0 whatever the initializer).
+    """
+    fan_in, fan_out = fans(fan_in, fan_out)
+    if fan_in * fan_out < 2:
+        raise ValueError(
+            "fan_in * fan_out must be at least 2: the std of a single weight is 0 whatever "
+            f"the initializer; received fan_in={fan_in}, fan_out={fan_out}"
+        )
+    kernel = sample_kernel(initializer, fan_in, fan_out, seed=seed, stddev=stddev)
+    return float(np.std(kernel, dtype=np.float64))
 
 
-def truncation_bound(name: str, fan_in, fan_out=None) -> float | None:
-    """The largest |weight| a truncated-normal initializer can draw (None if unbounded)."""
-    entry = spec(name)
-    if entry.family == "truncated_normal":
-        return 2.0 * expected_std(name, fan_in, fan_out) / TRUNCATED_NORMAL_STD
-    if entry.family == "uniform":
-        return math.sqrt(3.0) * expected_std(name, fan_in, fan_out)
-    return None
+def truncation_bound(initializer, fan_in, fan_out=None) -> float | None:
+    """The largest |weight| a truncated-normal or uniform initializer can draw (else None)."""
+    bound = {"truncated_normal": 2.0 / TRUNCATED_NORMAL_STD, "uniform": math.sqrt(3.0)}
+    factor = bound.get(spec(initializer).family)
+    return None if factor is None else factor * expected_std(initializer, fan_in, fan_out)
 
 
-# -- unit-variance draws per family: the std is a multiplier, not a new sample -----------
+def unit_draw(family: int, key, shape: tuple[int, int]) -> jax.Array:
+    """Unit-variance float32 draws of ``FAMILIES[family]``: the numbers Flax's initializers
+    of that family scale (constants: ones). ``family`` may be a traced integer."""
 
-def _unit_draw(family_index, key, shape):
-    """Unit-variance draws of one family, the same numbers Flax's initializers scale."""
     def truncated(k):
         return jax.random.truncated_normal(k, -2.0, 2.0, shape, jnp.float32) / TRUNCATED_NORMAL_STD
 
@@ -265,24 +314,10 @@ def _unit_draw(family_index, key, shape):
     def normal(k):
         return jax.random.normal(k, shape, jnp.float32)
 
-    def orthogonal(k):
-        # Flax's orthogonal() on a square (n, n) kernel, scaled to unit variance.
-        n = shape[-1]
-        return nn.initializers.orthogonal()(k, shape, jnp.float32) * math.sqrt(n)
+    def orthogonal(k):  # Flax's orthogonal() on a square kernel, scaled to unit variance
+        return nn.initializers.orthogonal()(k, shape, jnp.float32) * math.sqrt(shape[-1])
 
     def constant(k):
         return jnp.ones(shape, jnp.float32)
 
-    return jax.lax.switch(family_index, [truncated, uniform, normal, orthogonal, constant], key)
-
-
-@functools.cache
-def family_index(family: str) -> int:
-    return FAMILIES.index(family)
-
-
-def unit_scale(name: str, fan_in: int, fan_out: int, *, stddev=None) -> float:
-    """The factor that turns unit-variance draws of ``name``'s family into ``name``'s draws."""
-    if name == "ones":
-        return 1.0
-    return expected_std(name, fan_in, fan_out, stddev=stddev)
+    return jax.lax.switch(family, [truncated, uniform, normal, orthogonal, constant], key)

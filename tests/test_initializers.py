@@ -120,8 +120,8 @@ def test_unit_draws_times_scale_are_the_flax_draws(name):
     spec = INITIALIZERS[name]
     key = jax.random.PRNGKey(11)
     width = 48
-    unit = inits._unit_draw(inits.family_index(spec.family), key, (width, width))
-    got = np.asarray(unit) * inits.unit_scale(name, width, width)
+    unit = inits.unit_draw(inits.FAMILIES.index(spec.family), key, (width, width))
+    got = np.asarray(unit) * spec.multiplier(width, width)
     want = np.asarray(FLAX[name](key, (width, width), jnp.float32))
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-7)
 
@@ -129,7 +129,8 @@ def test_unit_draws_times_scale_are_the_flax_draws(name):
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda: expected_std("xavier", 4, 4), ValueError, "name must be one of 'lecun_normal'"),
+        (lambda: expected_std("xavier", 4, 4), ValueError,
+         "initializer must be one of 'lecun_normal'"),
         (lambda: expected_std("lecun_normal", 0, 4), ValueError, "fan_in must be >= 1"),
         (lambda: expected_std("lecun_normal", 4.5, 4), ValueError, "fan_in must be a whole number"),
         (lambda: expected_std("lecun_normal", 4, "8"), TypeError, "fan_out must be a real number"),
@@ -144,9 +145,59 @@ def test_unit_draws_times_scale_are_the_flax_draws(name):
          "initializer factory, not an initializer"),
         (lambda: sample_kernel(lambda key: 0, 4, 4), TypeError, "must be a Flax initializer"),
         (lambda: expected_std(nn.initializers.lecun_normal(), 4), TypeError,
-         "name must be a registry name .* not accepted here"),
+         "initializer must be a registry name .* not accepted here"),
+        # Issue 16, 11: numbers beyond float's range are out of range, not an OverflowError.
+        (lambda: expected_std("lecun_normal", 10**400), ValueError, "fan_in must be <= 67108864"),
+        (lambda: sample_kernel("lecun_normal", 4, 10**400), ValueError, "fan_out must be <="),
+        (lambda: measured_std("lecun_normal", 4, seed=10**400), ValueError, "seed must be <="),
+        (lambda: expected_std("normal", 4, stddev=10**400), ValueError, "stddev must be a finite"),
+        (lambda: expected_std("normal", 4, stddev=1e300), ValueError, "stddev must be a finite"),
+        # Issue 16, 14: one seed range, 0 to 2**32 - 1, where PRNGKey folds nothing.
+        (lambda: sample_kernel("lecun_normal", 4, seed=2**32), ValueError,
+         "seed must be <= 4294967295"),
+        (lambda: measured_std("lecun_normal", 4, seed=-(2**63)), ValueError, "seed must be >= 0"),
+        # Issue 16, 15: dtypes JAX cannot draw in are refused, naming the argument.
+        (lambda: sample_kernel("lecun_normal", 4, dtype=np.int32), TypeError,
+         "dtype must be a floating dtype"),
+        (lambda: sample_kernel("lecun_normal", 4, dtype="banana"), TypeError,
+         "dtype must be a floating dtype"),
+        (lambda: sample_kernel("lecun_normal", 4, dtype=None), TypeError,
+         "dtype must be a floating dtype"),
+        (lambda: sample_kernel("lecun_normal", 4, dtype=np.float64), ValueError,
+         "dtype=float64 needs JAX's 64-bit mode"),
+        # Issue 16, 16: one weight has no sample std.
+        (lambda: measured_std("lecun_normal", 1), ValueError,
+         "fan_in \\* fan_out must be at least 2: the std of a single weight is 0"),
     ],
 )
 def test_bad_input(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_the_largest_seed_is_its_own():
+    """Issue 16, 14: the top of the seed range draws its own numbers, not seed 0's."""
+    top = sample_kernel("lecun_normal", 8, seed=2**32 - 1)
+    assert not np.array_equal(top, sample_kernel("lecun_normal", 8, seed=0))
+
+
+def test_zero_d_arrays_and_other_float_dtypes_are_accepted():
+    """Issue 16, 15: a 0-d array for stddev (as np.float32(0.2) or jnp.array(0.2)) is a number,
+    and bfloat16 kernels are drawn in bfloat16."""
+    for stddev in (np.array(0.2), jnp.array(0.2), np.float32(0.2)):
+        assert expected_std("normal", 8, stddev=stddev) == pytest.approx(0.2)
+    kernel = sample_kernel("lecun_normal", 8, 4, dtype=jnp.bfloat16)
+    assert kernel.dtype == jnp.bfloat16 and kernel.shape == (8, 4)
+
+
+def test_the_registry_is_flax_recipe():
+    """The registry is data: variance_scaling(scale, mode, distribution) is each named Flax
+    initializer, and the rule in words follows from the recipe."""
+    for name, spec in INITIALIZERS.items():
+        if spec.mode is not None:
+            recipe = nn.initializers.variance_scaling(spec.scale, spec.mode, spec.family)
+            key = jax.random.PRNGKey(5)
+            np.testing.assert_array_equal(recipe(key, (9, 7)), FLAX[name](key, (9, 7)))
+    assert [spec.rule for spec in INITIALIZERS.values()] == [
+        "1/fan_in", "1/fan_in", "2/(fan_in + fan_out)", "2/(fan_in + fan_out)", "2/fan_in",
+        "2/fan_in", "stddev²", "1/max(fan_in, fan_out)", "0", "0"]

@@ -99,7 +99,9 @@ def test_contrast_example_kernel_stds():
         ("3", "seed must be a real number"),
         (None, "seed must be a real number"),
         (jnp.array([1.0, 2.0]), "seed must be a real number"),
-        (2.0**64, "seed must be <= 9223372036854775807"),
+        (2.0**64, "seed must be <= 4294967295"),
+        (2**32, "seed must be <= 4294967295"),
+        (-1, "seed must be >= 0"),
     ],
 )
 def test_bad_seed(seed, message):

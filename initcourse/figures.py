@@ -1,9 +1,9 @@
-"""The course's figures, shared by the notebooks, and the per-layer samples they show.
+"""The course's figures and their look, and the per-layer samples they show.
 
 Each figure function takes numbers or arrays and returns a matplotlib ``Figure`` drawn
-in the course's style (:func:`initcourse.plots.style`); none changes matplotlib's
-global settings. Display one in a notebook with :func:`show`, which stores the picture
-alone (no ``<Figure size ...>`` text for nbval to compare) and closes the figure.
+in the course's style (:func:`style`: a colour-blind-safe :data:`PALETTE`, large type);
+none changes matplotlib's global settings. Display one in a notebook with :func:`show`,
+which stores the picture alone (no ``<Figure size ...>`` text for nbval to compare) and closes the figure.
 
 :func:`layer_samples` runs a seeded deep MLP and keeps every layer's activations and
 gradients, the data of Glorot & Bengio's (2010) per-layer histograms.
@@ -12,32 +12,90 @@ gradients, the data of Glorot & Bengio's (2010) per-layer histograms.
 from __future__ import annotations
 
 import base64
-import functools
+import contextlib
 import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import jax
-import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
-from flax import linen as nn
 
-from initcourse import _validate, plots
-from initcourse import initializers as _inits
-from initcourse.propagation import ACTIVATIONS
-
-_ACT_FNS = {
-    "linear": lambda z: z,
-    "relu": jax.nn.relu,
-    "tanh": jnp.tanh,
-    "sigmoid": jax.nn.sigmoid,
-    "gelu": nn.gelu,
-}
+from initcourse import _validate
+from initcourse.initializers import resolve
+from initcourse.propagation import ACTIVATIONS, KernelStack, check_shape
 
 #: The largest ``depth * batch * width`` :func:`layer_samples` keeps (two float32 copies).
 MAX_SAMPLES = 8_000_000
+
+#: Okabe & Ito's colour-blind-safe palette (Color Universal Design).
+PALETTE = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "green": "#009E73",
+    "vermillion": "#D55E00",
+    "sky": "#56B4E9",
+    "purple": "#CC79A7",
+    "yellow": "#F0E442",
+    "black": "#000000",
+}
+
+#: Palette order for series.
+CYCLE = [PALETTE[c] for c in ("blue", "orange", "green", "vermillion", "purple", "sky", "black")]
+
+#: Type sizes that stay readable on a projector at the back of a room.
+RC = {
+    "figure.dpi": 100,
+    "font.size": 13,
+    "axes.titlesize": 15,
+    "axes.labelsize": 14,
+    "xtick.labelsize": 12,
+    "ytick.labelsize": 12,
+    "legend.fontsize": 12,
+    "lines.linewidth": 2.2,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.prop_cycle": plt.cycler(color=CYCLE),
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+@contextlib.contextmanager
+def style():
+    """Apply the course's figure style inside a ``with`` block (nothing global changes)."""
+    with plt.rc_context(RC):
+        yield
+
+
+# -- axis limits that let an explorer reuse cached pictures ------------------------------
+
+def nice_up(value: float) -> float:
+    """The smallest of 1, 1.5, 2, 3, 5, 7 times a power of ten that is >= ``value``.
+
+    Axis limits snapped to these let a few cached pictures serve every update.
+    """
+    if not value > 0 or not math.isfinite(value):
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0):
+        if step * power >= value * (1 - 1e-12):
+            return step * power
+    return 10.0 * power
+
+
+def log_limits(values) -> tuple[float, float]:
+    """Log-axis limits on whole decades (at least two) around the positive finite ``values``."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size == 0:
+        return 1e-3, 10.0
+    low = math.floor(math.log10(values.min()) - 0.2)
+    high = math.ceil(math.log10(values.max()) + 0.2)
+    low, high = max(low, -300), min(high, 300)
+    if high - low < 2:  # at least two decades, so a flat line looks flat
+        low, high = low - 1, high + 1
+    return 10.0**low, 10.0**high
 
 
 # -- per-layer samples ---------------------------------------------------------------------
@@ -63,85 +121,33 @@ class LayerSamples:
     seed: int
 
 
-@functools.partial(jax.jit, static_argnames=("activation",))
-def _forward_backward(kernels, x, r, *, activation):
-    """All ``h_l`` and ``dL/dh_l`` of ``h_l = act(h_{l-1} @ W_l)``.
-
-    Shapes: ``kernels`` ``(depth, width, width)``; ``x``, ``r`` ``(batch, width)``;
-    returns two ``(depth, batch, width)`` arrays.
-    """
-    act = _ACT_FNS[activation]
-
-    def forward(h, w):
-        z = h @ w
-        a, da = jax.jvp(act, (z,), (jnp.ones_like(z),))
-        return a, (a, da)
-
-    _, (hs, slopes) = jax.lax.scan(forward, x, kernels)
-
-    def backward(g, layer):
-        w, da = layer
-        return (g * da) @ w.T, g
-
-    _, grads = jax.lax.scan(backward, r, (kernels, slopes), reverse=True)
-    return hs, grads
-
-
 def layer_samples(
     initializer, activation: str, depth, width, *, batch=256, seed=0, stddev=None
 ) -> LayerSamples:
     """Push a seeded unit-normal batch through ``depth`` square layers; keep every value.
 
-    The same network, inputs and loss as :func:`initcourse.layer_stats` with the same
-    arguments (same keys, same kernels), so ``samples.activations.std(axis=1)`` is its
-    ``forward_std``. Biases are zero.
-
-    Arguments:
-        initializer: a registry name (``"lecun_normal"``, ...) or any Flax initializer
-            ``(key, shape, dtype) -> Array``, used for every ``(width, width)`` kernel.
-        activation: one of ``ACTIVATIONS``.
-        depth: number of layers, >= 1.
-        width: units per layer (fan_in = fan_out = width), >= 1.
-        batch: number of input rows (each ``N(0, 1)``), >= 2.
-        seed: draws the kernels, the inputs and the cotangent ``r``.
-        stddev: for ``initializer="normal"`` only.
+    The same engine, network, inputs and loss as :func:`initcourse.layer_stats` with the
+    same arguments, so ``samples.activations.std(axis=1)`` is its ``forward_std``.
+    Arguments as :func:`initcourse.layer_stats`, with ``depth * batch * width`` at most
+    ``MAX_SAMPLES``.
 
     Returns:
         a :class:`LayerSamples` with two ``(depth, batch * width)`` float32 arrays.
     """
-    if isinstance(initializer, str):
-        name, init = initializer, _inits.get_initializer(initializer, stddev=stddev)
-    elif callable(initializer):
-        if stddev is not None:
-            raise ValueError(f"stddev only applies to initializer='normal'; received {stddev!r}")
-        name, init = getattr(initializer, "__qualname__", repr(initializer)), initializer
-    else:
-        raise TypeError(
-            "initializer must be a registry name (one of "
-            f"{', '.join(_inits.INITIALIZERS)}) or a Flax initializer; received {initializer!r}"
-        )
+    resolved = resolve(initializer, stddev=stddev)
     activation = _validate.choice("activation", activation, ACTIVATIONS)
-    depth = _validate.integral("depth", depth, minimum=1)
-    width = _validate.integral("width", width, minimum=1)
-    batch = _validate.integral("batch", batch, minimum=2)
+    depth, width, batch = check_shape(depth, width, batch, keep=True,
+                                      stacks=1 if resolved.spec else 2)
     seed = _validate.seed(seed)
     if depth * batch * width > MAX_SAMPLES:
         raise ValueError(
             f"depth * batch * width must be <= {MAX_SAMPLES:,}; received depth={depth}, "
             f"batch={batch}, width={width} ({depth * batch * width:,})"
         )
-    k_w, k_x, k_r = jax.random.split(jax.random.PRNGKey(seed), 3)
-    keys = jax.random.split(k_w, depth)
-    kernels = jnp.stack([init(k, (width, width), jnp.float32) for k in keys])
-    x = jax.random.normal(k_x, (batch, width), jnp.float32)
-    r = jax.random.normal(k_r, (batch, width), jnp.float32)
-    hs, grads = _forward_backward(kernels, x, r, activation=activation)
-    return LayerSamples(
-        activations=np.asarray(hs).reshape(depth, -1),
-        gradients=np.asarray(grads).reshape(depth, -1),
-        initializer=name, activation=activation, depth=depth, width=width,
-        batch=batch, seed=seed,
-    )
+    hs, grads = KernelStack(depth, width).propagate(
+        resolved, activation, depth, batch=batch, seed=seed, keep=True)
+    return LayerSamples(hs.reshape(depth, -1), grads.reshape(depth, -1), resolved.name,
+                        activation, depth, width, batch, seed)
 
 
 # -- figures -------------------------------------------------------------------------------
@@ -211,10 +217,10 @@ def std_by_layer(forward, backward=None, *, theory=None, title=None):
             )
         panels.append(("backward: std of gradients dL/dh_l", "std of dL/dh_l", grads))
     theory = {} if theory is None else dict(theory)
-    with plots.style():
+    with style():
         fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.3), squeeze=False)
         for i, (ax, (panel_title, ylabel, curves)) in enumerate(zip(axes[0], panels, strict=True)):
-            for color, (label, values) in zip(plots.CYCLE, curves.items(), strict=False):
+            for color, (label, values) in zip(CYCLE, curves.items(), strict=False):
                 layers = np.arange(1, values.size + 1)
                 ax.plot(layers, _positive(values), color=color, label=label)
                 if label in theory:
@@ -274,11 +280,11 @@ def layer_histograms(panels, *, xlabel, title=None, layers=None, bins=81, limit=
     limit = _validate.positive_real("limit", limit)
     edges = np.linspace(-limit, limit, bins + 1)
     centres = 0.5 * (edges[:-1] + edges[1:])
-    with plots.style():
+    with style():
         fig, axes = plt.subplots(len(data), 1, figsize=(9.0, 3.0 * len(data)), sharex=True,
                                  squeeze=False)
         for ax, (name, arr) in zip(axes[:, 0], data.items(), strict=True):
-            for color, n in zip(plots.CYCLE, layers, strict=False):
+            for color, n in zip(CYCLE, layers, strict=False):
                 counts, _ = np.histogram(arr[n - 1], bins=edges)
                 ax.plot(centres, counts / arr.shape[1], color=color, label=f"layer {n}")
             ax.set_title(name)
@@ -315,9 +321,9 @@ def weight_histograms(samples, *, xlabel, title=None, bounds=None, normal_std=No
         normal_std = _validate.positive_real("normal_std", normal_std)
         high = max(high, 3.5 * normal_std)
     edges = np.linspace(-high, high, bins + 1)
-    with plots.style():
+    with style():
         fig, ax = plt.subplots(figsize=(8.0, 4.3))
-        for color, (label, values) in zip(plots.CYCLE, data.items(), strict=False):
+        for color, (label, values) in zip(CYCLE, data.items(), strict=False):
             ax.hist(values, bins=edges, density=True, histtype="step", linewidth=2.0,
                     color=color, label=label)
             if label in bounds:
@@ -327,7 +333,7 @@ def weight_histograms(samples, *, xlabel, title=None, bounds=None, normal_std=No
             grid = np.linspace(-high, high, 400)
             density = np.exp(-0.5 * (grid / normal_std) ** 2)
             density /= normal_std * math.sqrt(2 * math.pi)
-            ax.plot(grid, density, color=plots.PALETTE["black"], linestyle="--", linewidth=1.4,
+            ax.plot(grid, density, color=PALETTE["black"], linestyle="--", linewidth=1.4,
                     label=f"N(0, {normal_std:g}²) density")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("density")

@@ -180,8 +180,16 @@ def test_one_compilation_per_shape():
         (dict(seed=float("nan")), ValueError, "seed must be finite"),
         (dict(initializer="he_normal", stddev=0.1), ValueError, "stddev only applies"),
         (dict(batch=10**12), ValueError, "batch must be <= 65536"),
-        (dict(depth=1000, width=8192), ValueError, "depth \\* width \\* max\\(width, batch\\)"),
-        (dict(seed=2**64), ValueError, "seed must be <= 9223372036854775807"),
+        (dict(depth=1000, width=8192), ValueError,
+         "depth=1000, width=8192, batch=256 would need about 258.9 GiB, more than the 2 GiB"),
+        (dict(depth=1, width=4096, batch=65536), ValueError, "would need about 9.3 GiB"),
+        (dict(seed=2**64), ValueError, "seed must be <= 4294967295"),
+        (dict(seed=2**32), ValueError, "seed must be <= 4294967295"),
+        (dict(seed=-1), ValueError, "seed must be >= 0"),
+        (dict(depth=10**400), ValueError, "depth must be <= 1000"),
+        (dict(width=-(10**400)), ValueError, "width must be >= 1"),
+        (dict(initializer="normal", stddev=10**400), ValueError, "stddev must be a finite number"),
+        (dict(initializer="normal", stddev=1e300), ValueError, "stddev must be a finite number"),
         (dict(initializer=nn.initializers.lecun_normal), TypeError,
          "initializer is an initializer factory, not an initializer: call it"),
         (dict(initializer=lambda key: 0), TypeError, "initializer must be a Flax initializer"),
@@ -218,11 +226,78 @@ def test_a_failed_run_leaves_nothing_broken_behind(monkeypatch):
     def fail(*args, **kwargs):
         raise MemoryError("out of memory")
 
-    real = propagation._run
-    monkeypatch.setattr(propagation, "_run", fail)
+    real = propagation._engine
+    monkeypatch.setattr(propagation, "_engine", fail)
     with pytest.raises(MemoryError):
         layer_stats("he_normal", "relu", 3, 8, batch=4, seed=1)
-    monkeypatch.setattr(propagation, "_run", real)
+    monkeypatch.setattr(propagation, "_engine", real)
     again = layer_stats("he_normal", "relu", 3, 8, batch=4, seed=1)
     fresh = layer_stats("he_normal", "relu", 3, 8, batch=4, seed=1)
     np.testing.assert_array_equal(again.forward_std, fresh.forward_std)
+
+
+class _Compiles:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            self.count += 1
+
+    def __enter__(self):
+        jax.monitoring.register_event_duration_secs_listener(self)
+        return self
+
+    def __exit__(self, *exc):
+        jax.monitoring.unregister_event_duration_listener(self)
+
+
+def _live_bytes() -> int:
+    return sum(a.nbytes for a in jax.live_arrays())
+
+
+def test_a_depth_sweep_compiles_once_and_keeps_one_stack():
+    """Issue 16, 1: every depth 1..100 at one width shares one compilation, and what stays
+    in memory is one stack of 100 kernels (the old code kept one stack per depth)."""
+    layer_stats("he_normal", "relu", 1, 48, batch=8)
+    before = _live_bytes()
+    with _Compiles() as compiles:
+        for depth in range(1, 101):
+            stats = layer_stats("he_normal", "relu", depth, 48, batch=8)
+    assert compiles.count == 0
+    assert stats.forward_std.shape == (100,)
+    assert _live_bytes() - before <= 4 * 100 * 48 * 48  # the 100 layers drawn so far
+
+
+def test_kept_kernels_stay_within_the_budget():
+    """Issue 16, 1: whatever the widths visited, layer_stats keeps at most CACHE_BUDGET."""
+    from initcourse.propagation import CACHE_BUDGET, retained_bytes
+
+    for width in (1024, 512, 256, 1024, 128):
+        layer_stats("lecun_normal", "linear", 1, width, batch=2)
+        assert retained_bytes() <= CACHE_BUDGET
+    assert retained_bytes() >= 4 * 100 * 1024 * 1024  # the last widths' stacks are kept
+
+
+def test_a_new_initializer_object_compiles_nothing():
+    """Issue 16, 2: compilations are keyed on shapes, not on the initializer object."""
+    first = layer_stats(nn.initializers.normal(0.1), "relu", 10, 32, batch=8)
+    with _Compiles() as compiles:
+        for _ in range(3):
+            again = layer_stats(nn.initializers.normal(0.1), "relu", 10, 32, batch=8)
+    assert compiles.count == 0
+    np.testing.assert_array_equal(first.forward_std, again.forward_std)
+
+
+@pytest.mark.parametrize(("depth", "width", "batch"), [(1000, 512, 256), (4, 8192, 256)])
+def test_the_memory_estimate_bounds_what_xla_allocates(depth, width, batch):
+    """Issue 16, 5: the estimate that refuses a shape is at least XLA's own analysis."""
+    from initcourse.propagation import _engine, capacity, memory_estimate
+
+    layers = capacity(depth, width)[0]
+    args = (jax.ShapeDtypeStruct((layers, width, width), jnp.float32), jnp.int32(0),
+            jax.random.PRNGKey(0), jnp.int32(0), jnp.float32(1.0), jnp.int32(1), jnp.int32(depth))
+    m = _engine.lower(*args, batch=batch, keep=False).compile().memory_analysis()
+    xla = (m.temp_size_in_bytes + m.argument_size_in_bytes + m.output_size_in_bytes
+           - m.alias_size_in_bytes)
+    assert xla <= memory_estimate(layers, width, batch) <= 1.1 * xla

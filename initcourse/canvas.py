@@ -1,36 +1,35 @@
 """A figure redrawn in place, and the base class of every explorer.
 
 :class:`FigureView` shows a matplotlib ``Figure`` as a widget and redraws only the
-artists that change. :class:`Explorer` wires controls (:mod:`initcourse.controls`) to
-such a figure and a one-line readout. A new explorer is written like this::
+artists that change: an interactive ipympl canvas in a Jupyter kernel that has ipympl,
+else Agg renders it into an ``ipywidgets.Image`` (a JPEG: fast to encode).
+:class:`Explorer` wires controls (:mod:`initcourse.controls`) to a figure (a :class:`FigureView`)
+and a one-line readout. A new explorer is written like this::
 
     class SlopeExplorer(Explorer):
         controls = ("slope",)              # the names of the control attributes
         css = "initcourse-slope-explorer"  # a CSS class on the explorer's box
 
-        def __init__(self, slope=1.0, *, canvas="auto"):
-            self.slope = controls.Dropdown(options=("0.5", "1.0"), value=..., description="slope")
-            self.figure = Figure(figsize=(8.4, 3.8))     # never pyplot: nothing global
+        def __init__(self, slope=1, *, canvas="auto"):
+            self.slope = controls.IntSlider(value=slope, min=-3, max=3, description="slope")
+            self.figure = Figure(figsize=(8.4, 3.8))  # never pyplot: nothing global
             (self.line,) = self.figure.subplots().plot([], [])
             self.assemble([self.slope], canvas=canvas, animated=[self.line])
 
-        def compute(self, slope):   # controls' values -> state (pure numbers)
-            ...
-        def draw(self, state):      # update the animated artists, return the static key
-            ...
+        def compute(self, slope):   # the controls' values -> a state (numbers only)
+            return slope
+        def draw(self, state):      # update the animated artists; return a key naming
+            self.line.set_data([0, 1], [0, state]); return "fixed axes"  # the rest
         def describe(self, state):  # the readout, one line of plain text
-            ...
+            return f"slope {state}"
 
-**Freed when its cell is re-run.** Re-running a notebook cell that builds an explorer
-closes the explorers that the cell's previous run built: their widgets are closed, their
-observers dropped and their figure and caches released (:meth:`Explorer.close`). An
-explorer nothing refers to any more is closed when it is garbage-collected, so a script
-that drops its explorers frees them too: observers hold the explorer weakly. A subclass
-keeps its caches (kernel stacks, draws) in attributes; :meth:`Explorer.close` drops them.
-
-In a Jupyter kernel with ipympl the figure is an interactive ipympl canvas; elsewhere
-(tests, benchmarks, a kernel without ipympl) Agg renders it into an ``ipywidgets.Image``
-(a JPEG: fast to encode).
+**Freed when its cell is re-run.** Re-running a notebook cell that built an explorer
+closes the explorers the cell's previous run built (JupyterLab sends the cell's id with
+each run): their widgets are closed, their observers dropped and their figure, state and
+caches released (:meth:`Explorer.close`). An explorer nothing refers to is closed when it
+is garbage-collected (observers hold it weakly), so a script that drops explorers frees
+them too. Keep a subclass's caches (kernel stacks, draws) in attributes: ``close`` drops
+every attribute.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 import weakref
 from collections import OrderedDict
 
@@ -47,7 +45,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from initcourse import _validate, plots
+from initcourse import _validate
+from initcourse.figures import log_limits, nice_up, style  # the axis helpers, for explorers
 
 __all__ = ["CANVASES", "Explorer", "FigureView", "log_limits", "nice_up"]
 
@@ -55,18 +54,14 @@ __all__ = ["CANVASES", "Explorer", "FigureView", "log_limits", "nice_up"]
 CANVASES = ("auto", "ipympl", "image")
 
 
-def _in_kernel() -> bool:
+def _ipympl_in_kernel() -> bool:
     from IPython import get_ipython
 
-    return getattr(get_ipython(), "kernel", None) is not None
-
-
-def _ipympl_available() -> bool:
     try:
         import ipympl.backend_nbagg  # noqa: F401
     except ImportError:
         return False
-    return True
+    return getattr(get_ipython(), "kernel", None) is not None
 
 
 class FigureView:
@@ -74,8 +69,7 @@ class FigureView:
 
     Arguments:
         figure: a ``matplotlib.figure.Figure`` (not registered with pyplot).
-        canvas: ``"ipympl"`` (an interactive ipympl canvas), ``"image"`` (Agg renders a
-            JPEG into an ``ipywidgets.Image``: every front end, or none) or ``"auto"``.
+        canvas: ``"ipympl"``, ``"image"`` or ``"auto"`` (see the module docstring).
         animated: the artists that change between updates.
 
     Redraws blit: the animated artists are drawn over a cached picture of everything else
@@ -89,7 +83,7 @@ class FigureView:
     def __init__(self, figure: Figure, canvas: str, animated):
         canvas = _validate.choice("canvas", canvas, CANVASES)
         if canvas == "auto":
-            canvas = "ipympl" if _in_kernel() and _ipympl_available() else "image"
+            canvas = "ipympl" if _ipympl_in_kernel() else "image"
         self.kind = canvas
         self.figure = figure
         self.animated = list(animated)
@@ -150,11 +144,8 @@ class FigureView:
             self.widget.value = self.jpeg()
 
     def jpeg(self) -> bytes:
-        """The canvas as last drawn, as JPEG bytes.
-
-        Quality 92 without chroma subsampling: a few milliseconds per frame where PNG
-        takes five times longer, and no visible loss on lines and text.
-        """
+        """The canvas as last drawn, as JPEG bytes (quality 92, no chroma subsampling: a few
+        ms per frame where PNG takes five times longer, no visible loss on lines and text)."""
         from PIL import Image
 
         canvas = self.figure.canvas
@@ -172,47 +163,14 @@ class FigureView:
         return buffer.getvalue()
 
 
-def nice_up(value: float) -> float:
-    """The smallest of 1, 1.5, 2, 3, 5, 7 times a power of ten that is >= ``value``.
-
-    Axis limits snapped to these let a few cached pictures serve every update.
-    """
-    if not value > 0 or not math.isfinite(value):
-        return 1.0
-    power = 10.0 ** math.floor(math.log10(value))
-    for step in (1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0):
-        if step * power >= value * (1 - 1e-12):
-            return step * power
-    return 10.0 * power
-
-
-def log_limits(values) -> tuple[float, float]:
-    """Log-axis limits on whole decades (at least two) around the positive finite ``values``."""
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values) & (values > 0)]
-    if values.size == 0:
-        return 1e-3, 10.0
-    low = math.floor(math.log10(values.min()) - 0.2)
-    high = math.ceil(math.log10(values.max()) + 0.2)
-    low, high = max(low, -300), min(high, 300)
-    if high - low < 2:  # at least two decades, so a flat line looks flat
-        low, high = low - 1, high + 1
-    return 10.0**low, 10.0**high
-
-
-# -- explorers ---------------------------------------------------------------------------------
-
 # Explorers built by each notebook cell's latest run: cell id -> (execution count, weak
 # references). One entry per notebook cell that has built an explorer; nothing else.
 _BUILT_BY_CELL: dict[str, tuple[int, list[weakref.ref]]] = {}
 
 
 def _running_cell() -> tuple[str, int] | None:
-    """``(cell id, execution count)`` of the notebook cell running now, or None.
-
-    JupyterLab and Notebook 7 send the cell's id with each execution request; a kernel
-    driven without one (nbval, a console) gives None.
-    """
+    """``(cell id, execution count)`` of the notebook cell running now, or None (a kernel
+    driven without cell ids: nbval, a console)."""
     from IPython import get_ipython
 
     shell = get_ipython()
@@ -261,12 +219,10 @@ class Explorer:
     """Controls, a figure updated in place and a readout (see the module docstring).
 
     Subclasses set ``controls`` (the names of their control attributes) and ``css``, build
-    the controls and ``figure``, call :meth:`assemble` last in ``__init__``, and define:
-
-    - ``compute(**values) -> state``: pure numbers from the controls' values;
-    - ``draw(state) -> key``: update the animated artists, return a hashable key for the
-      rest of the figure (axis limits, say: see :class:`FigureView`);
-    - ``describe(state) -> str``: the readout, from the state alone.
+    the controls and ``figure``, call :meth:`assemble` last in ``__init__``, and define
+    ``compute(**values) -> state`` (numbers only; kept as ``.state``), ``draw(state) ->
+    key`` (update the animated artists; the key names the rest of the figure, see
+    :class:`FigureView`) and ``describe(state) -> str`` (the readout).
     """
 
     controls: tuple[str, ...] = ()
@@ -314,7 +270,7 @@ class Explorer:
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`close` ran: the widgets are gone, only the last values remain."""
+        """True once :meth:`close` ran."""
         return self._closed
 
     def values(self) -> dict:
@@ -350,11 +306,8 @@ class Explorer:
         self._update()
 
     def close(self) -> None:
-        """Close the widgets and release the figure, the state and every cache.
-
-        The explorer keeps only its controls' last values and its readout (for ``repr``).
-        Re-running the cell that built it calls this.
-        """
+        """Close the widgets and drop every attribute (figure, state, caches) but the
+        controls' last values and the readout. Re-running the cell that built it calls this."""
         if self._closed:
             return
         self._last_values = self.values()
@@ -369,8 +322,8 @@ class Explorer:
             self._update()
 
     def _update(self) -> None:
-        state = self.compute(**self.values())
-        with plots.style():
+        self.state = state = self.compute(**self.values())
+        with style():
             key = self.draw(state)
         self.view.refresh(key)
         self._readout = self.describe(state)
@@ -378,15 +331,6 @@ class Explorer:
             '<div style="font-size: 1.25em; font-family: monospace; padding: 4px 0">'
             f"{html.escape(self._readout)}</div>"
         )
-
-    def compute(self, **values):
-        raise NotImplementedError
-
-    def draw(self, state):
-        raise NotImplementedError
-
-    def describe(self, state) -> str:
-        raise NotImplementedError
 
     def __repr__(self) -> str:
         args = ", ".join(f"{name}={value!r}" for name, value in self.values().items())

@@ -2,14 +2,10 @@
 
 ipywidgets clamps an out-of-range value and truncates a float without a word; these
 controls raise instead, naming the control (its ``description``) and showing the value
-received, so ``explorer.depth.value = 500`` is an error a learner can read::
-
-    depth = IntSlider(value=50, min=1, max=100, description="depth")
-    depth.value = 101  # ValueError: depth must be <= 100; received 101 (type int)
-
-Every control has ``check(value)``: the value it would accept (or the error it would
-raise), without changing anything. :meth:`initcourse.canvas.Explorer.set` checks every
-value this way before it sets any.
+received: ``depth.value = 101`` raises ``ValueError: depth must be <= 100; received 101``.
+Every control has ``check(value)``: the value it would accept, or the error it would
+raise, without changing anything.
+The explorers (:class:`initcourse.canvas.Explorer`) are built from them.
 """
 
 from __future__ import annotations
@@ -29,11 +25,8 @@ WIDE = {"width": "440px"}
 
 
 class NotNone(traitlets.Any):
-    """A ``traitlets.Any`` that refuses None.
-
-    ``Any(allow_none=False)`` does not: traitlets keeps the class's ``allow_none = True``
-    and skips validation for None.
-    """
+    """A ``traitlets.Any`` that refuses None (``Any(allow_none=False)`` does not: traitlets
+    keeps the class's ``allow_none = True`` and skips validation for None)."""
 
     allow_none = False
 

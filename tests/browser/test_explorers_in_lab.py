@@ -16,7 +16,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 import initcourse
-from initcourse import explorer_math
+from initcourse.depth import MAX_DEPTH
+from initcourse.propagation import classify_regime, combined_regime
 
 from .conftest import ARTIFACTS
 from .jupyterlab import WIDGET_FAILURES, Lab, problems
@@ -79,8 +80,8 @@ def press(slider, *keys: str) -> int:
 def theory_regime(initializer: str, activation: str, depth: int, width: int) -> str:
     """The regime that mean-field theory predicts, with the explorer's definition."""
     forward, backward = initcourse.predicted_stats(initializer, activation, depth, width)
-    return explorer_math.combined_regime(
-        explorer_math.classify_regime(forward), explorer_math.classify_regime(backward[::-1])
+    return combined_regime(
+        classify_regime(forward), classify_regime(backward[::-1])
     )
 
 
@@ -220,7 +221,7 @@ def test_depth_explorer(explorers):
     drawn = figure_changed(page, DEPTH, name, drawn)
 
     deep = press(depth, "End")
-    assert deep == explorer_math.MAX_DEPTH
+    assert deep == MAX_DEPTH
     assert shows_regime("lecun_normal", deep) == "vanishing"
     drawn = figure_changed(page, DEPTH, name, drawn)
 

@@ -1,0 +1,196 @@
+"""The depth explorer: the std of activations and gradients through a deep MLP, and its regime.
+
+It runs :meth:`initcourse.propagation.KernelStack.propagate`, the engine behind
+:func:`initcourse.layer_stats`, on a stack of ``MAX_DEPTH`` layers it owns: moving the
+depth, the activation or the initializer inside a family compiles and draws nothing.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from ipywidgets import HBox
+from matplotlib.figure import Figure
+
+from initcourse import _validate
+from initcourse.canvas import Explorer
+from initcourse.controls import STYLE, WIDE, Dropdown, IntSlider, IntText, LadderSlider
+from initcourse.figures import PALETTE, log_limits, style
+from initcourse.initializers import INITIALIZERS, resolve
+from initcourse.propagation import (
+    ACTIVATIONS,
+    KernelStack,
+    LayerStats,
+    classify_regime,
+    combined_regime,
+    predicted_stats,
+    travel_ratio,
+)
+
+MAX_DEPTH = 100
+#: The widths the explorer offers (each compiles once, the first time it is shown).
+WIDTHS = (16, 32, 64, 128, 256, 512, 1024)
+#: Rows of the seeded input batch: small enough for an update in a few milliseconds.
+DEPTH_BATCH = 32
+_COLORS = {"vanishing": PALETTE["blue"], "stable": PALETTE["green"],
+           "exploding": PALETTE["vermillion"]}
+
+
+@dataclass(frozen=True)
+class DepthState:
+    """What the depth explorer shows: the measured stats, the theory and the regimes."""
+
+    stats: LayerStats
+    theory: tuple[np.ndarray, np.ndarray] | None
+    forward_regime: str
+    backward_regime: str
+    regime: str
+
+
+def _ratio_text(series: np.ndarray) -> str:
+    if not np.all(np.isfinite(series)):
+        return "overflow"
+    if series[0] == 0:
+        return "0/0 (no signal)"
+    return f"{travel_ratio(series):.3g}"
+
+
+class DepthExplorer(Explorer):
+    """The std of activations and gradients through a deep MLP, and its regime.
+
+    Arguments:
+        activation: one of ``initcourse.ACTIVATIONS``.
+        initializer: a name of ``initcourse.INITIALIZERS``, for every ``(width, width)``
+            kernel (biases are zero).
+        depth: layers, 1 to 100.
+        width: units per layer, one of ``WIDTHS`` (16 to 1024).
+        seed: draws the kernels, the input batch and the backward cotangent; 0 to 2**32 - 1.
+        canvas: ``"auto"``, ``"ipympl"`` or ``"image"`` (see :mod:`initcourse.canvas`).
+
+    Controls: ``.activation``, ``.initializer``, ``.depth``, ``.width``, ``.seed``.
+    ``.regime`` is ``"vanishing"``, ``"stable"`` or ``"exploding"`` (see
+    :func:`~initcourse.propagation.classify_regime`: the forward regime, or the backward
+    one if the forward pass is stable); ``.readout`` names it with the ratios behind it;
+    ``.stats`` holds the :class:`~initcourse.LayerStats` (batch ``DEPTH_BATCH``).
+    ``.stack`` holds the kernels: ``MAX_DEPTH * width**2`` floats (400 MiB at width 1024).
+    """
+
+    css = "initcourse-depth-explorer"
+    controls = ("activation", "initializer", "depth", "width", "seed")
+
+    def __init__(self, activation="relu", initializer="he_normal", depth=50, width=256,
+                 seed=0, *, canvas="auto"):
+        names = tuple(INITIALIZERS)
+        _validate.choice("activation", activation, ACTIVATIONS)
+        _validate.choice("initializer", initializer, names)
+        # Checked before the widgets exist: their min/max would clamp a bad value silently.
+        depth = _validate.integral("depth", depth, minimum=1, maximum=MAX_DEPTH)
+        seed = _validate.seed(seed)
+        self.activation = Dropdown(options=ACTIVATIONS, value=activation,
+                                   description="activation", style=STYLE)
+        self.initializer = Dropdown(options=names, value=initializer, description="initializer",
+                                    style=STYLE)
+        self.depth = IntSlider(value=depth, min=1, max=MAX_DEPTH, description="depth",
+                               style=STYLE, layout=WIDE)
+        self.width = LadderSlider("width", width, WIDTHS, minimum=WIDTHS[0], maximum=WIDTHS[-1],
+                                  off_ladder=False, style=STYLE, layout=WIDE)
+        self.seed = IntText(value=seed, min=_validate.SEED_RANGE[0], max=_validate.SEED_RANGE[1],
+                            description="seed", style=STYLE, layout={"width": "200px"})
+        self.stack: KernelStack | None = None
+        self._theory: OrderedDict = OrderedDict()
+        self._build_figure()
+        rows = [HBox([self.activation, self.initializer, self.seed]), HBox([self.depth, self.width])]
+        self.assemble(rows, canvas=canvas, animated=self._animated)
+
+    @property
+    def stats(self) -> LayerStats:
+        """The measured per-layer stds behind the readout."""
+        return self.state.stats
+
+    @property
+    def regime(self) -> str:
+        """``"vanishing"``, ``"stable"`` or ``"exploding"``."""
+        return self.state.regime
+
+    def _build_figure(self) -> None:
+        black = PALETTE["black"]
+        with style():
+            fig = Figure(figsize=(8.4, 4.0))  # 840 px: fits JupyterLab's notebook column
+            ax = fig.subplots()
+            (self._forward,) = ax.plot([], [], color=PALETTE["blue"], marker="o", ms=4,
+                                       label="forward: std of h_l")
+            (self._backward,) = ax.plot([], [], color=PALETTE["orange"], marker="o", ms=4,
+                                        label="backward: std of dL/dh_l")
+            (self._forward_theory,) = ax.plot([], [], color=black, ls="--", lw=1.5,
+                                              label="mean-field theory")
+            (self._backward_theory,) = ax.plot([], [], color=black, ls="--", lw=1.5,
+                                               label="_nolegend_")
+            ax.set_yscale("log")
+            ax.set(title="std of activations and gradients, by layer", xlabel="layer",
+                   ylabel="std (log scale)")
+            ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+            self._label = fig.text(0.615, 0.84, "", ha="left", va="center", fontsize=18,
+                                   fontweight="bold")
+            self._note = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center")
+            fig.subplots_adjust(left=0.11, right=0.6, bottom=0.14, top=0.9)
+        self.figure, self._ax = fig, ax
+        self._animated = [self._forward, self._backward, self._forward_theory,
+                          self._backward_theory, self._label, self._note]
+
+    def compute(self, activation, initializer, depth, width, seed) -> DepthState:
+        if self.stack is None or self.stack.width != width:
+            self.stack = None  # free the old width's kernels before drawing the new ones
+            self.stack = KernelStack(MAX_DEPTH, width)
+        forward, backward = self.stack.propagate(resolve(initializer), activation, depth,
+                                                 batch=DEPTH_BATCH, seed=seed)
+        stats = LayerStats(forward, backward, initializer, activation, depth, width,
+                           DEPTH_BATCH, seed)
+        key = (initializer, activation, depth, width)
+        if key not in self._theory:
+            self._theory[key] = predicted_stats(initializer, activation, depth, width)
+            while len(self._theory) > 64:  # a loop over layers in Python: keep the last 64
+                self._theory.popitem(last=False)
+        forward_regime, backward_regime = classify_regime(forward), classify_regime(backward[::-1])
+        return DepthState(stats, self._theory[key], forward_regime, backward_regime,
+                          combined_regime(forward_regime, backward_regime))
+
+    def draw(self, state: DepthState):
+        stats, theory = state.stats, state.theory
+        forward, backward = stats.forward_std, stats.backward_std
+        layers = np.arange(1, stats.depth + 1)
+        self._forward.set_data(layers, forward)
+        self._backward.set_data(layers, backward)
+        shown = [forward, backward]
+        for line, values in zip((self._forward_theory, self._backward_theory),
+                                theory if theory is not None else (None, None), strict=True):
+            line.set_visible(values is not None)
+            if values is not None:
+                line.set_data(layers, values)
+                shown.append(values)
+        ylim = log_limits(np.concatenate(shown))
+        held = self._ax.get_ylim()
+        if held[0] <= ylim[0] and ylim[1] <= held[1] and held[1] / held[0] <= 1e4 * ylim[1] / ylim[0]:
+            ylim = held  # still fits, not too loose: keep the axis (and its cached picture)
+        # The layer axis spans 10, 25, 50 or 100: a few cached pictures serve every depth.
+        xlim = (0.5, next(span for span in (10, 25, 50, 100) if stats.depth <= span) + 0.5)
+        self._ax.set(ylim=ylim, xlim=xlim)
+        self._label.set_text(f"regime: {state.regime}")
+        self._label.set_color(_COLORS[state.regime])
+        note = ""
+        if not np.any(forward > 0):
+            note = "every activation std is 0: no signal gets through"
+        elif not np.all(np.isfinite(forward)):
+            note = "the activations overflowed float32 (inf): exploding"
+        self._note.set_text(note)
+        return xlim, ylim
+
+    def describe(self, state: DepthState) -> str:
+        stats, d = state.stats, state.stats.depth
+        return (
+            f"{state.regime} · forward std layer {d} / layer 1 = "
+            f"{_ratio_text(stats.forward_std)} ({state.forward_regime}) · backward std "
+            f"layer 1 / layer {d} = {_ratio_text(stats.backward_std[::-1])} "
+            f"({state.backward_regime})"
+        )

@@ -4,7 +4,9 @@ across a sweep, and the import time of the package.
     python benchmarks/foundation.py [--depth 50] [--width 1024] [--batch 1024] [--repeats 3]
 
 Prints one line per figure and ends with a summary line:
-    foundation: layer_stats_vs_bare=<ratio> cold_vs_bare=<ratio> compiles_per_shape=<n> import_ratio=<ratio>
+    foundation: layer_stats_vs_bare=<ratio> cold_vs_bare=<ratio> compiles_per_shape=<n>
+    import_ratio=<ratio> sweep_s=<s> sweep_compiles=<n> retained_mib=<n>
+(the last three: the depth sweep 1..100 at width 256, batch 64, a student's main activity).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import jax.numpy as jnp  # noqa: E402
 
 from initcourse import layer_stats  # noqa: E402
 from initcourse.initializers import get_initializer  # noqa: E402
+from initcourse.propagation import retained_bytes  # noqa: E402
 
 
 @jax.jit
@@ -113,16 +116,27 @@ def main() -> None:
     for i in range(20):
         layer_stats(names[i % len(names)], activations[i % len(activations)], **shape, seed=i)
     sweep = len(compiles) - first
-    jax.monitoring.unregister_event_duration_listener(listen)
     print(f"compilations: {first} for a new shape, {sweep} across 20 initializer/seed/activation "
           f"changes at that shape")
+
+    before = len(compiles)
+    start = time.perf_counter()
+    for d in range(1, 101):
+        layer_stats("he_normal", "relu", d, 256, batch=64)
+    sweep_s = time.perf_counter() - start
+    sweep_compiles = len(compiles) - before
+    jax.monitoring.unregister_event_duration_listener(listen)
+    retained = retained_bytes() / 2**20
+    print(f"depth sweep 1..100 at width 256, batch 64: {sweep_s:.1f} s, {sweep_compiles} "
+          f"compilations, kernels kept afterwards {retained:.0f} MiB")
 
     flax_s = import_time("import flax.linen")
     ours_s = import_time("import initcourse")
     print(f"import flax.linen: {flax_s * 1e3:.0f} ms; import initcourse: {ours_s * 1e3:.0f} ms "
           f"= {ours_s / flax_s:.2f}x")
     print(f"foundation: layer_stats_vs_bare={warm / bare:.2f} cold_vs_bare={cold / bare:.2f} "
-          f"compiles_per_shape={first + sweep} import_ratio={ours_s / flax_s:.2f}")
+          f"compiles_per_shape={first + sweep} import_ratio={ours_s / flax_s:.2f} "
+          f"sweep_s={sweep_s:.1f} sweep_compiles={sweep_compiles} retained_mib={retained:.0f}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ The helper package of the course's notebooks:
 - :mod:`initcourse.gradients`: which layers learn: the weight gradients per layer
   (:func:`gradient_stats`).
 - :mod:`initcourse.claims`: :func:`claim`, the check behind each lesson a notebook states.
-- :mod:`initcourse.explorers`, :mod:`initcourse.plots`, :mod:`initcourse.grader`: widgets,
+- :mod:`initcourse.explorers`, :mod:`initcourse.figures`, :mod:`initcourse.grader`: widgets,
   figures and the exercise check. They load matplotlib and ipywidgets, so they are
   imported only when first used.
 

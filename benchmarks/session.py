@@ -1,0 +1,142 @@
+"""A long study session, scripted: does the kernel stay small and fast after an hour of use?
+
+What a learner does in one JupyterLab kernel, in one process: a depth sweep 1..100 at
+width 256 and at 512 (``layer_stats``, batch 64), 30 explorer re-creations (re-running
+an explorer cell), 200 random explorer moves, three exercise checks of a solve that
+loops forever and one check of a solve that mutates its input. The check parts call
+whatever ``initcourse.check`` is installed, and report what it did.
+
+    JAX_PLATFORMS=cpu python benchmarks/session.py
+
+Prints what each part cost, then one line:
+``session: peak_rss_mb=<n> retained_mb=<n> wall_s=<n> compiles=<n> later_call_slowdown=<r>``
+``retained_mb``: resident memory at the end (after ``gc.collect()``) minus right after
+import; ``later_call_slowdown``: 50 calls of ``initcourse.solve`` after the checks of
+runaway solves against the same 50 calls before them. Goals: peak <= 2,000 MB,
+retained <= 600 MB, later_call_slowdown <= 1.2.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import random
+import resource
+import time
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+import initcourse  # noqa: E402
+from initcourse.depth import WIDTHS  # noqa: E402
+
+_COMPILES = {"count": 0}
+
+
+def _on_event(event: str, duration: float, **kwargs) -> None:
+    if event == "/jax/core/compile/backend_compile_duration":
+        _COMPILES["count"] += 1
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(label: str, fn):
+    start = time.perf_counter()
+    result = fn()
+    print(f"{label}: {time.perf_counter() - start:.1f} s, rss {rss_mb():.0f} MB", flush=True)
+    return result
+
+
+def solve_calls(n: int = 50) -> float:
+    x = np.linspace(-1.0, 1.0, 8, dtype=np.float32)
+    start = time.perf_counter()
+    for i in range(n):
+        np.asarray(initcourse.solve(i, x, 4))
+    return time.perf_counter() - start
+
+
+def depth_sweep(width: int) -> None:
+    for depth in range(1, 101):
+        initcourse.layer_stats("he_normal", "relu", depth, width, batch=64)
+
+
+def recreate_explorers() -> None:
+    for i in range(30):
+        if i % 2:
+            ex = initcourse.depth_explorer(width=256, depth=50, canvas="image")
+        else:
+            ex = initcourse.fan_in_explorer(canvas="image")
+        del ex
+
+
+def random_moves(rng: random.Random) -> None:
+    depth = initcourse.depth_explorer(canvas="image")
+    fan_in = initcourse.fan_in_explorer(canvas="image")
+    names, activations = list(initcourse.INITIALIZERS), list(initcourse.ACTIVATIONS)
+    for i in range(200):
+        if i % 2:
+            depth.set(**rng.choice([
+                {"depth": rng.randint(1, 100)}, {"width": rng.choice(WIDTHS[:6])},
+                {"activation": rng.choice(activations)}, {"initializer": rng.choice(names)},
+                {"seed": rng.randint(0, 2**32 - 1)}]))
+        else:
+            fan_in.set(**rng.choice([
+                {"fan_in": rng.randint(1, 4096)}, {"fan_out": rng.randint(1, 1024)},
+                {"initializer": rng.choice(names)}, {"seed": rng.randint(0, 9)}]))
+
+
+def runaway(seed, x, features):
+    while True:
+        pass
+
+
+def mutating(seed, x, features):
+    if isinstance(x, np.ndarray) and x.flags.writeable:
+        x *= 0
+    return initcourse.solve(seed, x, features)
+
+
+def main() -> None:
+    jax.monitoring.register_event_duration_secs_listener(_on_event)
+    start, baseline = time.perf_counter(), rss_mb()
+    rng = random.Random(0)
+
+    solve_calls(5)  # compile the answer key's shapes before timing it
+    before = solve_calls()
+    timed("depth sweep 1..100, width 256", lambda: depth_sweep(256))
+    timed("depth sweep 1..100, width 512", lambda: depth_sweep(512))
+    timed("30 explorer re-creations", recreate_explorers)
+    timed("200 random explorer moves", lambda: random_moves(rng))
+    verdicts = []
+    for i in range(3):
+        report = timed(f"check of a runaway solve {i + 1}",
+                       lambda: initcourse.check(runaway, timeout=2.0))
+        verdicts.append(",".join(report.mistakes) or "passed")
+    report = timed("check of a mutating solve", lambda: initcourse.check(mutating))
+    verdicts.append(",".join(report.mistakes) or "passed")
+    correct = timed("check of the answer key afterwards",
+                    lambda: initcourse.check(initcourse.solve))
+    after = solve_calls()
+    print(f"verdicts: runaway x3 {verdicts[:3]}, mutating {verdicts[3]!r}, "
+          f"answer key afterwards passed={correct.passed}")
+    print(f"50 solve calls: {before:.2f} s before the checks, {after:.2f} s after")
+
+    gc.collect()
+    retained = rss_mb() - baseline
+    print(f"session: peak_rss_mb={peak_mb():.0f} retained_mb={retained:.0f} "
+          f"wall_s={time.perf_counter() - start:.0f} compiles={_COMPILES['count']} "
+          f"later_call_slowdown={after / before:.2f}")
+
+
+if __name__ == "__main__":
+    main()

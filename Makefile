@@ -60,6 +60,7 @@ bench: install  ## Run the benchmarks (they print their figures)
 	$(BIN)/python benchmarks/foundation.py
 	$(BIN)/python benchmarks/explorers.py
 	$(BIN)/python benchmarks/phase.py
+	$(BIN)/python benchmarks/training.py
 
 notebooks: install  ## Re-execute every notebook top to bottom and store its outputs
 	$(BIN)/python tools/execute_notebooks.py notebooks/[0-9][0-9]_*.ipynb

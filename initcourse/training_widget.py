@@ -1,16 +1,12 @@
 """The training explorer: train up to three initializers side by side and watch the loss.
 
-    ex = training_explorer(initializers=("he_normal", "glorot_normal"), depth=30, width=64)
-    ex            # in a notebook: the controls, Train and Stop, the curves, the readout
-    ex.train()    # headless: train now, in this thread; returns the TrainHistory list
-    ex.readout    # 'he_normal: loss 2.43 -> 0.93, test accuracy 0.68 · glorot_normal: ...'
-
+``ex = training_explorer()`` shows controls, Train and Stop, the curves and a readout;
+``ex.train()`` trains headless (in this thread) and returns the TrainHistory list.
 **Train** runs in a background thread, so the Jupyter kernel keeps handling the page's
-messages: **Stop** (or ``ex.stop()``) is seen at the next chunk of ``RECORD_EVERY``
-steps, and the curves, the progress bar and the readout are redrawn after every chunk.
-The controls are disabled while it trains. The runs use :func:`initcourse.train_runs`'s
-machinery: changing the initializers, the seed, the learning rate, the activation or the
-optimizer never recompiles (a new depth or width compiles once).
+messages: **Stop** (or ``ex.stop()``) is seen at the next chunk of ``RECORD_EVERY`` steps;
+the figure, progress bar and readout are redrawn after every chunk. The runs use
+:func:`initcourse.train_runs`'s machinery: a new initializer, seed or learning rate never
+recompiles.
 """
 
 from __future__ import annotations
@@ -133,8 +129,7 @@ class TrainingExplorer(canvas.Explorer):
                                            icon="play", tooltip="train the runs side by side")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop",
                                           disabled=True, tooltip="stop after the current steps")
-        self.train_button.add_class("initcourse-train")
-        self.stop_button.add_class("initcourse-stop")
+        self.train_button.add_class("initcourse-train"), self.stop_button.add_class("initcourse-stop")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="step 0",
                                             style=style)
         self.histories: list[training.TrainHistory] = []
@@ -144,7 +139,7 @@ class TrainingExplorer(canvas.Explorer):
         self._lock = threading.Lock()
         self._build_figure()
         self.train_button.on_click(_weak_callback(self._on_train))
-        self.stop_button.on_click(_weak_callback(self._on_stop))
+        self.stop_button.on_click(_weak_callback(self.stop, with_button=False))
         rows = [widgets.HBox([self.initializer_1, self.initializer_2, self.initializer_3]),
                 widgets.HBox([self.activation, self.optimizer, self.seed]),
                 widgets.HBox([self.depth, self.width]),
@@ -182,8 +177,7 @@ class TrainingExplorer(canvas.Explorer):
         slots = [values[f"initializer_{i}"] for i in (1, 2, 3)]
         return [dict(CHOICES[name], label=name) for name in slots if name != NONE]
 
-    def compute(self, **values):
-        """The state before training: the runs the controls describe, nothing trained."""
+    def compute(self, **values):  # before training: the runs the controls describe
         return {"labels": [r["label"] for r in self._runs(values)], "histories": [],
                 "steps": values["steps"], "status": "ready"}
 
@@ -202,8 +196,7 @@ class TrainingExplorer(canvas.Explorer):
             mark.set_data(([h.diverged_at], [_TOP * 0.97]) if h.diverged_at is not None
                           else ([], []))
             acc.set_data(h.record_steps, h.test_accuracy_curve)
-        note = "press Train" if not found else ""
-        self._note.set_text(note)
+        self._note.set_text("press Train" if not found else "")
         key = (tuple(labels), state["steps"])
         if key != getattr(self, "_legend_key", None):
             self._legend_key = key
@@ -234,8 +227,7 @@ class TrainingExplorer(canvas.Explorer):
     @property
     def running(self) -> bool:
         """True while a training thread runs."""
-        thread = self._thread
-        return thread is not None and thread.is_alive()
+        return self._thread is not None and self._thread.is_alive()
 
     def _update(self) -> None:
         if self.running:  # the controls apply to the next Train; the curves stay
@@ -286,9 +278,8 @@ class TrainingExplorer(canvas.Explorer):
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the training thread; True if it has finished."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
         return not self.running
 
     def _loop(self, state, values) -> None:
@@ -334,9 +325,6 @@ class TrainingExplorer(canvas.Explorer):
     def _on_train(self, button) -> None:
         self.train(wait=False)
 
-    def _on_stop(self, button) -> None:
-        self.stop()
-
     def close(self) -> None:
         """Stop the training (waiting for its chunk), then close like every explorer."""
         if not self.closed:
@@ -347,14 +335,14 @@ class TrainingExplorer(canvas.Explorer):
         super().close()
 
 
-def _weak_callback(method):
+def _weak_callback(method, *, with_button=True):
     """A button callback that holds its explorer weakly (so a dropped explorer is freed)."""
     ref = weakref.WeakMethod(method)
 
     def call(button) -> None:
         target = ref()
         if target is not None:
-            target(button)
+            target(*([button] if with_button else []))
 
     return call
 

@@ -8,7 +8,6 @@ the figure, progress bar and readout are redrawn after every chunk. The runs use
 :func:`initcourse.train_runs`'s machinery: a new initializer, seed or learning rate never
 recompiles.
 """
-
 from __future__ import annotations
 
 import html
@@ -322,9 +321,8 @@ class TrainingExplorer(canvas.Explorer):
         self.train_button.disabled = running
         self.stop_button.disabled = not running
 
-    def _on_train(self, button) -> None:
+    def _on_train(self, button) -> None:  # the Train button: in the background
         self.train(wait=False)
-
     def close(self) -> None:
         """Stop the training (waiting for its chunk), then close like every explorer."""
         if not self.closed:

@@ -68,7 +68,9 @@ class InitializerSpec:
             return f"{self.scale:g}/fan_in"
         if self.mode == "fan_avg":
             return f"{2 * self.scale:g}/(fan_in + fan_out)"
-        return {"normal": "stddev²", "orthogonal": "1/max(fan_in, fan_out)"}.get(self.family, "0")
+        if self.family == "constant":
+            return f"constant {self.scale:g}"
+        return {"normal": "stddev²", "orthogonal": "1/max(fan_in, fan_out)"}[self.family]
 
     def std(self, fan_in: int, fan_out: int, *, stddev: float | None = None) -> float:
         """Theoretical std of one weight of a ``(fan_in, fan_out)`` kernel."""
@@ -113,7 +115,7 @@ INITIALIZERS: dict[str, InitializerSpec] = {
     spec.name: spec
     for spec in (
         InitializerSpec("lecun_normal", "truncated_normal", 1.0, "fan_in",
-                        "LeCun: variance 1/fan_in, from a normal truncated at ±2 std and rescaled."),
+                        "LeCun: variance 1/fan_in; a normal cut at ±2, divided by 0.8796 (cut at 2.27 std)."),
         InitializerSpec("lecun_uniform", "uniform", 1.0, "fan_in",
                         "LeCun with a uniform draw on ±√(3/fan_in)."),
         InitializerSpec("glorot_normal", "truncated_normal", 1.0, "fan_avg",
@@ -132,7 +134,7 @@ INITIALIZERS: dict[str, InitializerSpec] = {
                         "A random orthogonal matrix: orthonormal columns (or rows), "
                         "norm-preserving."),
         InitializerSpec("zeros", "constant", 0.0, None,
-                        "All zeros: the right start for biases, a dead end for kernels."),
+                        "All zeros: right for biases; a dead end for hidden kernels (all units stay equal)."),
         InitializerSpec("ones", "constant", 1.0, None,
                         "All ones: every unit computes the same thing."),
     )

@@ -200,4 +200,4 @@ def test_the_registry_is_flax_recipe():
             np.testing.assert_array_equal(recipe(key, (9, 7)), FLAX[name](key, (9, 7)))
     assert [spec.rule for spec in INITIALIZERS.values()] == [
         "1/fan_in", "1/fan_in", "2/(fan_in + fan_out)", "2/(fan_in + fan_out)", "2/fan_in",
-        "2/fan_in", "stddev²", "1/max(fan_in, fan_out)", "0", "0"]
+        "2/fan_in", "stddev²", "1/max(fan_in, fan_out)", "constant 0", "constant 1"]

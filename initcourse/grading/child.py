@@ -151,6 +151,9 @@ def main(argv=None) -> None:
     config = Config()
     config.HistoryManager.enabled = False
     shell = InteractiveShell.instance(config=config)
+    # A cell that runs out of memory: free what it holds before anything else (IPython's own
+    # traceback printing needs memory too, and fails in odd ways without it).
+    shell.set_custom_exc((MemoryError,), _out_of_memory)
     if settings.get("memory_bytes"):
         _limit(resource.RLIMIT_AS, _address_space() + settings["memory_bytes"])
 
@@ -159,8 +162,16 @@ def main(argv=None) -> None:
     error = None
     for index, source in enumerate(header["cells"]):
         protocol.send(out_fd, {"op": "cell", "index": index})
-        result = shell.run_cell(source, store_history=False, silent=False)
-        failure = result.error_before_exec or result.error_in_exec
+        try:
+            result = shell.run_cell(source, store_history=False, silent=False)
+            failure = result.error_before_exec or result.error_in_exec
+        except BaseException as exc:  # noqa: BLE001 - e.g. IPython failing after a MemoryError
+            failure = exc
+        memory = _memory_error_in(failure)
+        if memory is not None:
+            # Free what the cell held, so the answer can still be sent.
+            shell.user_ns.clear()
+            failure = memory
         if failure is not None:
             error = {"cell": index, **protocol.encode_error(failure)}
             break
@@ -174,6 +185,22 @@ def main(argv=None) -> None:
             functions[name] = value
     protocol.send(out_fd, {"op": "cells-done", "error": error, "found": found})
     _serve(protocol, in_fd, out_fd, functions)
+
+
+def _out_of_memory(shell, etype, value, tb, tb_offset=None):
+    shell.user_ns.clear()
+    print(f"{etype.__name__}: the notebook ran out of memory", file=sys.stderr)
+
+
+def _memory_error_in(error):
+    """The MemoryError in ``error``'s chain of causes and contexts, or None."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, MemoryError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def _serve(protocol, in_fd: int, out_fd: int, functions: dict) -> None:

@@ -29,6 +29,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
+from flax import linen as nn  # noqa: E402
 
 import initcourse  # noqa: E402
 from initcourse.depth import WIDTHS  # noqa: E402
@@ -100,10 +101,27 @@ def runaway(seed, x, features):
         pass
 
 
+class LearnerDense(nn.Module):
+    """The exercise written as a learner would (not the course's answer key)."""
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x):
+        return nn.Dense(self.features, kernel_init=nn.initializers.lecun_normal(),
+                        bias_init=nn.initializers.zeros)(x)
+
+
+def learner_solve(seed, x, features):
+    model, x = LearnerDense(int(features)), jax.numpy.asarray(x, jax.numpy.float32)
+    return model.apply(model.init(jax.random.PRNGKey(int(seed)), x), x)
+
+
 def mutating(seed, x, features):
+    out = learner_solve(seed, x, features)
     if isinstance(x, np.ndarray) and x.flags.writeable:
-        x *= 0
-    return initcourse.solve(seed, x, features)
+        x *= 0  # the mistake: the caller's input is changed
+    return out
 
 
 def main() -> None:
@@ -124,11 +142,11 @@ def main() -> None:
         verdicts.append(",".join(report.mistakes) or "passed")
     report = timed("check of a mutating solve", lambda: initcourse.check(mutating))
     verdicts.append(",".join(report.mistakes) or "passed")
-    correct = timed("check of the answer key afterwards",
-                    lambda: initcourse.check(initcourse.solve))
+    correct = timed("check of a correct solve afterwards",
+                    lambda: initcourse.check(learner_solve))
     after = solve_calls()
     print(f"verdicts: runaway x3 {verdicts[:3]}, mutating {verdicts[3]!r}, "
-          f"answer key afterwards passed={correct.passed}")
+          f"a correct solve afterwards passed={correct.passed}")
     print(f"50 solve calls: {before:.2f} s before the checks, {after:.2f} s after")
 
     gc.collect()

@@ -12,6 +12,7 @@ call it. :func:`predicted_stats` gives the mean-field theory for wide layers.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import math
 from collections import OrderedDict
@@ -71,12 +72,13 @@ _BRANCHES = [functools.partial(lambda fn, z: jax.jvp(fn, (z,), (jnp.ones_like(z)
              for a in _TABLE.values()]
 
 
-@functools.partial(jax.jit, static_argnames=("batch", "keep"), donate_argnums=(0,))
-def _engine(stack, drawn, key, family, multiplier, act, depth, *, batch, keep):
+@functools.partial(jax.jit, static_argnames=("batch", "keep", "weights"), donate_argnums=(0,))
+def _engine(stack, drawn, key, family, multiplier, act, depth, *, batch, keep, weights=False):
     """Draw layers ``drawn .. depth`` into ``stack``, then run the first ``depth`` layers.
 
     Returns ``(stack, forward, backward)``: per-layer stds of shape ``(capacity,)`` (NaN
-    above ``depth``), or with ``keep`` every value, shape ``(capacity, batch, width)``.
+    above ``depth``), or with ``keep`` every value, shape ``(capacity, batch, width)``;
+    with ``weights``, ``backward`` is ``(std of dL/dh_l, of dL/dW_l, of h_{l-1})``.
     """
     capacity, width, _ = stack.shape
     k_w, k_x, k_r = jax.random.split(key, 3)
@@ -101,20 +103,25 @@ def _engine(stack, drawn, key, family, multiplier, act, depth, *, batch, keep):
             return a, measure(a), slope
 
         a, out, slope = jax.lax.cond(layer < depth, run, lambda h: (h, skipped, h), h)
-        return a, (out, slope)
+        return a, (out, slope, h) if weights else (out, slope)
 
-    _, (fwd, slopes) = jax.lax.scan(forward, x, (stack, layers := jnp.arange(capacity)))
+    layers = jnp.arange(capacity)
+    _, (fwd, slopes, *inputs) = jax.lax.scan(forward, x, (stack, layers))
 
     def backward(g, inputs):
-        w, slope, layer = inputs
+        w, slope, layer, *h = inputs
         g = jnp.where(layer == depth - 1, r, g)
 
         def run(g):
-            return ((g * slope) @ w.T) * multiplier, measure(g)
+            delta = g * slope  # dL/dz_l; dL/dW_l = h_{l-1}^T delta
+            out = (measure(g), _std(h[0].T @ delta), _std(h[0])) if weights else measure(g)
+            return (delta @ w.T) * multiplier, out
 
-        return jax.lax.cond(layer < depth, run, lambda g: (g, skipped), g)
+        return jax.lax.cond(layer < depth, run,
+                            lambda g: (g, (skipped,) * 3 if weights else skipped), g)
 
-    _, bwd = jax.lax.scan(backward, jnp.zeros_like(r), (stack, slopes, layers), reverse=True)
+    _, bwd = jax.lax.scan(backward, jnp.zeros_like(r), (stack, slopes, layers, *inputs),
+                          reverse=True)
     return stack, fwd, bwd
 
 
@@ -126,6 +133,24 @@ def memory_estimate(capacity: int, width: int, batch: int, *, keep: bool = False
     one kernel (checked against XLA's own memory analysis)."""
     kernel, rows = 4 * width * width, 4 * batch * width
     return capacity * (stacks * kernel + rows * (3 if keep else 1)) + 8 * rows + 4 * kernel
+
+
+@functools.cache
+def _malloc_trim():
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def release_memory() -> None:
+    """Hand the heap memory that dropped kernels, draws and figures leave behind back to
+    the OS. glibc keeps freed heap pages for reuse, so without this a long session only
+    grows (by about 300 MB in ``benchmarks/session.py``). Costs 10-70 ms; called when an
+    explorer is built or closed and when a stack is first filled. A no-op without glibc."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 class KernelStack:
@@ -140,13 +165,15 @@ class KernelStack:
         self._array, self._tag, self._drawn = None, None, 0
 
     def propagate(self, initializer: Resolved, activation: str, depth: int, *, batch: int,
-                  seed: int, keep: bool = False):
+                  seed: int, keep: bool = False, weights: bool = False):
         """Run the first ``depth`` layers with ``initializer``'s kernels (the engine).
 
         ``initializer`` comes from :func:`initcourse.initializers.resolve`; a registry
         entry scales the stack's unit draws, any other Flax initializer is called once
         per layer (its kernels are not kept). Returns ``(forward, backward)``: float64
-        stds of shape ``(depth,)``, or with ``keep`` float32 values ``(depth, batch, width)``.
+        stds of shape ``(depth,)``, or with ``keep`` float32 values ``(depth, batch, width)``;
+        with ``weights``, ``backward`` is three: the stds of ``dL/dh_l``, ``dL/dW_l`` and
+        ``h_{l-1}`` (the layer's input).
         """
         entry, key = initializer.spec, jax.random.PRNGKey(seed)
         if entry is None:
@@ -163,20 +190,21 @@ class KernelStack:
             drawn = self._drawn if tag == self._tag else 0
             buffer = self._array
             if buffer is None:  # numpy: no compilation for a new shape
+                release_memory()
                 buffer = np.zeros((self.capacity, self.width, self.width), np.float32)
         # The buffer is donated: until the run succeeds the stack holds nothing, so a run
         # that fails (out of memory, say) leaves no broken buffer behind.
         self._array, self._tag, self._drawn = None, None, 0
         out = _engine(buffer, jnp.int32(drawn), key, jnp.int32(family), jnp.float32(multiplier),
                       jnp.int32(ACTIVATIONS.index(activation)), jnp.int32(depth),
-                      batch=batch, keep=keep)
+                      batch=batch, keep=keep, weights=weights)
         stack, fwd, bwd = jax.block_until_ready(out)
         if tag is not None:
             self._array, self._tag, self._drawn = stack, tag, max(drawn, depth)
         if keep:
             return np.asarray(fwd[:depth]), np.asarray(bwd[:depth])
-        return (np.asarray(fwd, dtype=np.float64)[:depth],
-                np.asarray(bwd, dtype=np.float64)[:depth])
+        fwd, bwd = (jax.tree.map(lambda a: np.asarray(a, np.float64)[:depth], a) for a in (fwd, bwd))
+        return fwd, bwd
 
 
 def capacity(depth: int, width: int) -> tuple[int, bool]:

@@ -10,12 +10,15 @@ The explorers (:class:`initcourse.canvas.Explorer`) are built from them.
 
 from __future__ import annotations
 
+import math
+
 import ipywidgets as widgets
+import numpy as np
 import traitlets
 
 from initcourse import _validate
 
-__all__ = ["STYLE", "WIDE", "Dropdown", "IntSlider", "IntText", "LadderSlider", "NotNone"]
+__all__ = ["STYLE", "WIDE", "Dropdown", "FloatSlider", "IntSlider", "IntText", "LadderSlider", "NotNone"]
 
 #: The explorers' label width, as ``style=`` for a control.
 STYLE = {"description_width": "90px"}
@@ -31,7 +34,15 @@ class NotNone(traitlets.Any):
     allow_none = False
 
 
-class _StrictInt(traitlets.HasTraits):
+class _Strict(traitlets.HasTraits):
+    """A control whose ``value`` is validated by its ``check``."""
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        return self.check(proposal.value)
+
+
+class _StrictInt(_Strict):
     """Integer widgets: ``value`` must be a whole number within ``[min, max]``."""
 
     value = NotNone(0, help="Int value").tag(sync=True)
@@ -39,10 +50,6 @@ class _StrictInt(traitlets.HasTraits):
     def check(self, value) -> int:
         """``value`` as an int, or the error the control would raise."""
         return _validate.integral(self.description, value, minimum=self.min, maximum=self.max)
-
-    @traitlets.validate("value")
-    def _validate_value(self, proposal):
-        return self.check(proposal.value)
 
 
 class IntSlider(_StrictInt, widgets.IntSlider):
@@ -53,7 +60,28 @@ class IntText(_StrictInt, widgets.BoundedIntText):
     """An ``ipywidgets.BoundedIntText`` that raises on out-of-range or non-integral values."""
 
 
-class Dropdown(widgets.Dropdown):
+class FloatSlider(_Strict, widgets.FloatSlider):
+    """An ``ipywidgets.FloatSlider`` that raises on values outside ``[min, max]``."""
+
+    value = NotNone(0.0, help="Float value").tag(sync=True)
+
+    def check(self, value) -> float:
+        """``value`` as a float, or the error the control would raise."""
+        return self.check_value(self.description, value, self.min, self.max)
+
+    @staticmethod
+    def check_value(name: str, value, low: float, high: float) -> float:
+        """``value`` as a float in ``[low, high]``, else an error naming ``name``."""
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+            raise TypeError(f"{name} must be a real number; received {value!r} "
+                            f"(type {type(value).__name__})")
+        number = float(value) if not isinstance(value, int) or abs(value) < 2**63 else math.inf
+        if not math.isfinite(number) or not low <= number <= high:
+            raise ValueError(f"{name} must be between {low:g} and {high:g}; received {value!r}")
+        return number
+
+
+class Dropdown(_Strict, widgets.Dropdown):
     """An ``ipywidgets.Dropdown`` of strings whose errors name the control and list the options."""
 
     value = NotNone(help="Selected value")
@@ -61,10 +89,6 @@ class Dropdown(widgets.Dropdown):
     def check(self, value) -> str:
         """``value`` if it is one of the options, else the error the control would raise."""
         return _validate.choice(self.description, value, self._options_values)
-
-    @traitlets.validate("value")
-    def _validate_value(self, proposal):
-        return self.check(proposal.value)
 
 
 class LadderSlider(widgets.SelectionSlider):

@@ -21,18 +21,16 @@ from dataclasses import dataclass
 
 import ipywidgets as widgets
 import numpy as np
-import traitlets
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from initcourse import _validate, canvas, controls, plots
+from initcourse import _validate, canvas, controls, figures
 from initcourse import meanfield as mf
 from initcourse.activations import ACTIVATIONS
 from initcourse.correlation import PairStack
 
 __all__ = [
     "C0",
-    "FloatSlider",
     "PhaseExplorer",
     "PhaseState",
     "phase_explorer",
@@ -44,7 +42,6 @@ __all__ = [
 SIGMA_W2_RANGE = (0.5, 5.0)
 SIGMA_B2_RANGE = (0.0, 0.5)
 MAX_DEPTH = 100
-MAX_SEED = 2**31 - 1
 #: The two inputs' correlation, and the stack measured (width, pairs averaged).
 C0 = 0.6
 WIDTH, PAIRS = 512, 16
@@ -55,10 +52,10 @@ _DIAGRAM_W2 = np.linspace(*SIGMA_W2_RANGE, 28)
 _DIAGRAM_B2 = np.linspace(*SIGMA_B2_RANGE, 8)
 
 _COLORS = {
-    "ordered": plots.PALETTE["blue"],
-    "critical": plots.PALETTE["green"],
-    "chaotic": plots.PALETTE["vermillion"],
-    "exploding": plots.PALETTE["orange"],
+    "ordered": figures.PALETTE["blue"],
+    "critical": figures.PALETTE["green"],
+    "chaotic": figures.PALETTE["vermillion"],
+    "exploding": figures.PALETTE["orange"],
 }
 
 
@@ -128,30 +125,6 @@ def phase_state(activation: str, sigma_w2, sigma_b2, depth, *, stack: PairStack,
                       c_map, curve, measured)
 
 
-class FloatSlider(widgets.FloatSlider):
-    """A ``FloatSlider`` that raises on values outside ``[min, max]`` (ipywidgets clamps)."""
-
-    value = controls.NotNone(0.0, help="Float value").tag(sync=True)
-
-    def check(self, value) -> float:
-        """``value`` as a float, or the error the control would raise."""
-        return self.check_value(self.description, value, self.min, self.max)
-
-    @staticmethod
-    def check_value(name: str, value, low: float, high: float) -> float:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-            raise TypeError(f"{name} must be a real number; received {value!r} "
-                            f"(type {type(value).__name__})")
-        number = float(value) if not isinstance(value, int) or abs(value) < 2**63 else math.inf
-        if not math.isfinite(number) or not low <= number <= high:
-            raise ValueError(f"{name} must be between {low:g} and {high:g}; received {value!r}")
-        return number
-
-    @traitlets.validate("value")
-    def _validate_value(self, proposal):
-        return self.check(proposal.value)
-
-
 def _xi_text(xi: float) -> str:
     return "∞" if math.isinf(xi) else f"{xi:.1f}"
 
@@ -178,26 +151,27 @@ class PhaseExplorer(canvas.Explorer):
                  canvas="auto"):
         # Checked before the widgets exist: their min/max would clamp a bad value silently.
         _validate.choice("activation", activation, tuple(ACTIVATIONS))
-        seed = _validate.integral("seed", seed, minimum=0, maximum=MAX_SEED)
+        seed = _validate.seed(seed)
         depth = _validate.integral("depth", depth, minimum=1, maximum=MAX_DEPTH)
         for name, value, (low, high) in (("sigma_w2", sigma_w2, SIGMA_W2_RANGE),
                                          ("sigma_b2", sigma_b2, SIGMA_B2_RANGE)):
-            FloatSlider.check_value(name, value, low, high)
+            controls.FloatSlider.check_value(name, value, low, high)
         style, wide = controls.STYLE, controls.WIDE
         self.activation = controls.Dropdown(options=tuple(ACTIVATIONS), value=activation,
                                             description="activation", style=style)
-        self.sigma_w2 = FloatSlider(value=SIGMA_W2_RANGE[0], min=SIGMA_W2_RANGE[0],
+        self.sigma_w2 = controls.FloatSlider(value=SIGMA_W2_RANGE[0], min=SIGMA_W2_RANGE[0],
                                     max=SIGMA_W2_RANGE[1], step=0.01, description="sigma_w2",
                                     readout_format=".2f", style=style, layout=dict(wide))
         self.sigma_w2.value = sigma_w2
-        self.sigma_b2 = FloatSlider(value=SIGMA_B2_RANGE[0], min=SIGMA_B2_RANGE[0],
+        self.sigma_b2 = controls.FloatSlider(value=SIGMA_B2_RANGE[0], min=SIGMA_B2_RANGE[0],
                                     max=SIGMA_B2_RANGE[1], step=0.005, description="sigma_b2",
                                     readout_format=".3f", style=style, layout=dict(wide))
         self.sigma_b2.value = sigma_b2
         self.depth = controls.IntSlider(value=1, min=1, max=MAX_DEPTH, description="depth",
                                         style=style, layout=dict(wide))
         self.depth.value = depth
-        self.seed = controls.IntText(value=seed, min=0, max=MAX_SEED, description="seed",
+        self.seed = controls.IntText(value=seed, min=_validate.SEED_RANGE[0],
+                                     max=_validate.SEED_RANGE[1], description="seed",
                                      style=style, layout={"width": "200px"})
         self.state: PhaseState | None = None
         self._stack: PairStack | None = None
@@ -236,8 +210,8 @@ class PhaseExplorer(canvas.Explorer):
     # -- figure ------------------------------------------------------------------------------
 
     def _build_figure(self) -> None:
-        black = plots.PALETTE["black"]
-        with plots.style():
+        black = figures.PALETTE["black"]
+        with figures.style():
             fig = Figure(figsize=(8.4, 3.5))  # 840 px: fits JupyterLab's notebook column
             diag, cmap_ax, layer_ax = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.2, 1, 1.2]})
             cmap = ListedColormap([_COLORS[p] for p in mf.PHASES])
@@ -263,8 +237,8 @@ class PhaseExplorer(canvas.Explorer):
             diag.grid(False)
 
             cmap_ax.plot([0, 1], [0, 1], color=black, ls=":", lw=1.2)
-            (self._map_line,) = cmap_ax.plot([], [], color=plots.PALETTE["blue"])
-            (self._map_star,) = cmap_ax.plot([], [], "o", color=plots.PALETTE["blue"], ms=7)
+            (self._map_line,) = cmap_ax.plot([], [], color=figures.PALETTE["blue"])
+            (self._map_star,) = cmap_ax.plot([], [], "o", color=figures.PALETTE["blue"], ms=7)
             cmap_ax.set_xlim(0, 1)
             cmap_ax.set_ylim(0, 1.02)
             cmap_ax.set_xlabel("c of layer l")
@@ -274,7 +248,7 @@ class PhaseExplorer(canvas.Explorer):
             (self._theory_line,) = layer_ax.plot([], [], color=black, ls="--", lw=1.6,
                                                  label="mean-field theory")
             (self._measured_dots,) = layer_ax.plot([], [], "o", ms=3.5,
-                                                   color=plots.PALETTE["vermillion"],
+                                                   color=figures.PALETTE["vermillion"],
                                                    label=f"measured, width {WIDTH}")
             layer_ax.set_ylim(0, 1.02)
             layer_ax.set_xlabel("layer")

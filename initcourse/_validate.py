@@ -13,7 +13,8 @@ import numpy as np
 SEED_RANGE = (0, 2**32 - 1)
 
 
-def _shown(value) -> str:
+def shown(value) -> str:
+    """``value``'s repr (cut at 80 characters) and its type, for an error message."""
     text = repr(value)
     if len(text) > 80:
         text = text[:77] + "..."
@@ -23,14 +24,14 @@ def _shown(value) -> str:
 def _real(name: str, value) -> numbers.Real:
     """``value`` as a Python real number: a real number or a 0-d numeric array, not a bool."""
     if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a number, not a bool; received {_shown(value)}")
+        raise TypeError(f"{name} must be a number, not a bool; received {shown(value)}")
     if isinstance(value, np.ndarray) or _is_jax_array(value):
         arr = np.asarray(value)
         if arr.ndim != 0 or arr.dtype.kind not in "iuf":
-            raise TypeError(f"{name} must be a real number; received {_shown(value)}")
+            raise TypeError(f"{name} must be a real number; received {shown(value)}")
         value = arr.item()
     if not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; received {_shown(value)}")
+        raise TypeError(f"{name} must be a real number; received {shown(value)}")
     return value
 
 
@@ -45,14 +46,14 @@ def integral(name: str, value, *, minimum: int | None = None, maximum: int | Non
     if not isinstance(value, numbers.Integral):
         as_float = float(value)
         if not math.isfinite(as_float):
-            raise ValueError(f"{name} must be finite; received {_shown(value)}")
+            raise ValueError(f"{name} must be finite; received {shown(value)}")
         if as_float != math.floor(as_float):
-            raise ValueError(f"{name} must be a whole number (3 or 3.0); received {_shown(value)}")
+            raise ValueError(f"{name} must be a whole number (3 or 3.0); received {shown(value)}")
     result = int(value)
     if minimum is not None and result < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; received {_shown(value)}")
+        raise ValueError(f"{name} must be >= {minimum}; received {shown(value)}")
     if maximum is not None and result > maximum:
-        raise ValueError(f"{name} must be <= {maximum}; received {_shown(value)}")
+        raise ValueError(f"{name} must be <= {maximum}; received {shown(value)}")
     return result
 
 
@@ -74,7 +75,7 @@ def positive_real(name: str, value, *, allow_zero: bool = False,
             and as_float <= maximum):
         low = "[0" if allow_zero else "(0"
         bound = (">= 0" if allow_zero else "> 0") if maximum == math.inf else f"in {low}, {maximum:g}]"
-        raise ValueError(f"{name} must be a finite number {bound}; received {_shown(value)}")
+        raise ValueError(f"{name} must be a finite number {bound}; received {shown(value)}")
     return as_float
 
 
@@ -82,7 +83,7 @@ def choice(name: str, value, options) -> str:
     """Return ``value`` if it is one of ``options`` (strings)."""
     if not isinstance(value, str) or value not in options:
         listed = ", ".join(repr(o) for o in options)
-        raise ValueError(f"{name} must be one of {listed}; received {_shown(value)}")
+        raise ValueError(f"{name} must be one of {listed}; received {shown(value)}")
     return value
 
 
@@ -97,35 +98,37 @@ def float_dtype(name: str, value) -> np.dtype:
         dtype = jnp.dtype(value)
     except TypeError:
         raise TypeError(f"{name} must be a floating dtype such as jnp.float32; "
-                        f"received {_shown(value)}") from None
+                        f"received {shown(value)}") from None
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"{name} must be a floating dtype (float32, bfloat16, float16); "
-                        f"received {_shown(value)}")
+                        f"received {shown(value)}")
     if dtype.itemsize == 8 and not jax.config.jax_enable_x64:
         raise ValueError(f"{name}=float64 needs JAX's 64-bit mode (jax.config.update("
                          "'jax_enable_x64', True)); without it JAX draws float32. "
-                         f"Received {_shown(value)}")
+                         f"Received {shown(value)}")
     return dtype
 
 
 def vector(name: str, value) -> np.ndarray:
-    """Check that ``value`` is a non-empty, finite, numeric 1-D array; return it as numpy."""
+    """A non-empty, finite 1-D array of ints or floats (bfloat16 included), as numpy."""
+    import jax.numpy as jnp
+
     if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"{name} must be a 1-D numeric array; received {_shown(value)}")
+        raise TypeError(f"{name} must be a 1-D numeric array; received {shown(value)}")
     try:
         arr = np.asarray(value)
     except Exception as exc:  # ragged lists and other non-arrays
-        raise TypeError(f"{name} must be a 1-D numeric array; received {_shown(value)}") from exc
-    if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a 1-D numeric array; received {shown(value)}") from exc
+    if arr.dtype.kind not in "iu" and not jnp.issubdtype(arr.dtype, jnp.floating):
         raise TypeError(
-            f"{name} must hold numbers (int or float), got dtype {arr.dtype}; received {_shown(value)}"
+            f"{name} must hold numbers (int or float), got dtype {arr.dtype}; received {shown(value)}"
         )
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}; received {_shown(value)}")
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}; received {shown(value)}")
     if arr.size == 0:
-        raise ValueError(f"{name} must not be empty; received {_shown(value)}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must hold only finite values (no NaN or inf); received {_shown(value)}")
+        raise ValueError(f"{name} must not be empty; received {shown(value)}")
+    if not np.all(np.isfinite(arr.astype(np.float64))):
+        raise ValueError(f"{name} must hold only finite values (no NaN or inf); received {shown(value)}")
     return arr
 
 

@@ -47,6 +47,7 @@ from matplotlib.figure import Figure
 
 from initcourse import _validate
 from initcourse.figures import log_limits, nice_up, style  # the axis helpers, for explorers
+from initcourse.propagation import release_memory
 
 __all__ = ["CANVASES", "Explorer", "FigureView", "log_limits", "nice_up"]
 
@@ -230,6 +231,7 @@ class Explorer:
 
     def assemble(self, rows, *, canvas: str, animated) -> None:
         """Lay out ``rows`` (widgets) above the figure and the readout; draw the first state."""
+        release_memory()  # what explorers dropped before this one left behind
         self._batching = False
         self._closed = False
         self._readout = ""
@@ -316,6 +318,7 @@ class Explorer:
         for name in [n for n in vars(self) if n not in keep]:
             delattr(self, name)
         self._closed = True
+        release_memory()
 
     def _on_change(self, change) -> None:
         if not self._batching:

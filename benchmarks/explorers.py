@@ -20,18 +20,15 @@ Goals: fan_in p50 <= 25 ms, depth p50 <= 50 ms (depth 50, width 512), 0 compilat
 
 from __future__ import annotations
 
-import os
 import time
 
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
-os.environ.setdefault("MPLBACKEND", "Agg")
+import jax
+import numpy as np
+from common import compiles, report, run
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-
-from initcourse.depth import DEPTH_BATCH  # noqa: E402
-from initcourse.explorers import DepthExplorer, FanInExplorer  # noqa: E402
-from initcourse.initializers import resolve  # noqa: E402
+from initcourse.depth import DEPTH_BATCH
+from initcourse.explorers import DepthExplorer, FanInExplorer
+from initcourse.initializers import resolve
 
 
 @jax.jit
@@ -72,14 +69,6 @@ def held_mib(explorer) -> float:
     return total / 2**20
 
 
-_COMPILES = {"count": 0}
-
-
-def _on_event(event: str, duration: float, **kwargs) -> None:
-    if event == "/jax/core/compile/backend_compile_duration":
-        _COMPILES["count"] += 1
-
-
 def fan_in_sweep() -> list[dict]:
     """Control changes a learner makes: fan_in up and down, fan_out, initializer, seed."""
     ladder = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
@@ -106,25 +95,8 @@ def depth_sweep() -> list[dict]:
     return steps
 
 
-def run(explorer, steps) -> np.ndarray:
-    times = []
-    for step in steps:
-        start = time.perf_counter()
-        explorer.set(**step)
-        times.append(time.perf_counter() - start)
-    return np.array(times) * 1000.0
-
-
-def report(name: str, times: np.ndarray, explorer) -> float:
-    p50, p90 = np.percentile(times, [50, 90])
-    print(f"{name}: {times.size} updates, p50 {p50:.1f} ms, p90 {p90:.1f} ms, "
-          f"max {times.max():.1f} ms, full redraws {explorer.view.full_draws}")
-    return float(p50)
-
-
 def main() -> None:
-    jax.monitoring.register_event_duration_secs_listener(_on_event)
-
+    compiles()
     fan_in = FanInExplorer(canvas="image")
     for initializer in ("lecun_normal", "he_uniform", "normal", "orthogonal"):
         for seed in (0, 1, 2):
@@ -137,7 +109,7 @@ def main() -> None:
             depth.set(initializer=initializer, seed=seed)
     depth.set(initializer="he_normal", depth=50)
 
-    warm = _COMPILES["count"]
+    warm = compiles()
     fan_in.view.full_draws = depth.view.full_draws = 0
     fan_times = run(fan_in, fan_in_sweep())
     depth_times = run(depth, depth_sweep())
@@ -155,7 +127,7 @@ def main() -> None:
         redraw["family"].append(time.perf_counter() - start)
     depth.set(initializer="he_normal", seed=0)
 
-    compiles = _COMPILES["count"] - warm  # the explorers' own, before the baselines compile
+    n_compiles = compiles() - warm  # the explorers' own, before the baselines compile
     # Baselines, interleaved with the same work through the explorers' code.
     kernels = jax.random.normal(jax.random.PRNGKey(0), (50, 512, 512)) / np.sqrt(256.0)
     x = jax.random.normal(jax.random.PRNGKey(1), (DEPTH_BATCH, 512))
@@ -191,7 +163,7 @@ def main() -> None:
           f"{np.median(redraw['seed']) * 1000:.0f} ms, new distribution family p50 "
           f"{np.median(redraw['family']) * 1000:.0f} ms")
     print(f"explorers: fan_in_p50_ms={fan_p50:.1f} depth_p50_ms={depth_p50:.1f} "
-          f"compiles_after_warmup={compiles} fan_in_vs_bare={fan_p50 / redraw_ms:.2f} "
+          f"compiles_after_warmup={n_compiles} fan_in_vs_bare={fan_p50 / redraw_ms:.2f} "
           f"depth_vs_bare={depth_p50 / bare_ms:.2f} depth_explorer_mib={mib:.0f}")
 
 

@@ -15,25 +15,12 @@ Goal: ratio <= 1.5 (the phase explorer's p50 within 1.5x the depth explorer's), 
 
 from __future__ import annotations
 
-import os
-import time
+import numpy as np
+from common import compiles, report, run
 
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
-os.environ.setdefault("MPLBACKEND", "Agg")
-
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-
-from initcourse.activations import ACTIVATIONS  # noqa: E402
-from initcourse.explorers import DepthExplorer  # noqa: E402
-from initcourse.phase_explorer import PhaseExplorer  # noqa: E402
-
-_COMPILES = {"count": 0}
-
-
-def _on_event(event: str, duration: float, **kwargs) -> None:
-    if event == "/jax/core/compile/backend_compile_duration":
-        _COMPILES["count"] += 1
+from initcourse.activations import ACTIVATIONS
+from initcourse.explorers import DepthExplorer
+from initcourse.phase_explorer import PhaseExplorer
 
 
 def phase_sweep() -> list[dict]:
@@ -60,24 +47,8 @@ def depth_sweep() -> list[dict]:
     return steps
 
 
-def run(explorer, steps) -> np.ndarray:
-    times = []
-    for step in steps:
-        start = time.perf_counter()
-        explorer.set(**step)
-        times.append(time.perf_counter() - start)
-    return np.array(times) * 1000.0
-
-
-def report(name: str, times: np.ndarray) -> float:
-    p50, p90 = np.percentile(times, [50, 90])
-    print(f"{name}: {times.size} updates, p50 {p50:.1f} ms, p90 {p90:.1f} ms, max {times.max():.1f} ms")
-    return float(p50)
-
-
 def main() -> None:
-    jax.monitoring.register_event_duration_secs_listener(_on_event)
-
+    compiles()
     phase = PhaseExplorer(activation="tanh", sigma_w2=1.0, sigma_b2=0.05, depth=30, canvas="image")
     for activation in ACTIVATIONS:  # the phase diagrams, once per activation
         phase.set(activation=activation, sigma_w2=1.0, sigma_b2=0.05, depth=100)
@@ -89,16 +60,16 @@ def main() -> None:
             depth.set(initializer=initializer, seed=seed)
     depth.set(initializer="he_normal", depth=50)
 
-    warm = _COMPILES["count"]
+    warm = compiles()
     phase_times = run(phase, phase_sweep())
     depth_times = run(depth, depth_sweep())
-    compiles = _COMPILES["count"] - warm
+    n_compiles = compiles() - warm
 
     print(f"warm-up compilations: {warm}")
     phase_p50 = report("phase explorer (width 512, up to 100 layers)", phase_times)
     depth_p50 = report("depth explorer (width 512, up to 100 layers)", depth_times)
     print(f"phase: p50_ms={phase_p50:.1f} depth_p50_ms={depth_p50:.1f} "
-          f"ratio={phase_p50 / depth_p50:.2f} compiles_after_warmup={compiles}")
+          f"ratio={phase_p50 / depth_p50:.2f} compiles_after_warmup={n_compiles}")
 
 
 if __name__ == "__main__":

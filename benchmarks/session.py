@@ -19,36 +19,16 @@ retained <= 600 MB, later_call_slowdown <= 1.2.
 from __future__ import annotations
 
 import gc
-import os
 import random
-import resource
 import time
 
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
-os.environ.setdefault("MPLBACKEND", "Agg")
+import jax
+import numpy as np
+from common import compiles, peak_mb, rss_mb
+from flax import linen as nn
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-from flax import linen as nn  # noqa: E402
-
-import initcourse  # noqa: E402
-from initcourse.depth import WIDTHS  # noqa: E402
-
-_COMPILES = {"count": 0}
-
-
-def _on_event(event: str, duration: float, **kwargs) -> None:
-    if event == "/jax/core/compile/backend_compile_duration":
-        _COMPILES["count"] += 1
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+import initcourse
+from initcourse.depth import WIDTHS
 
 
 def timed(label: str, fn):
@@ -125,7 +105,7 @@ def mutating(seed, x, features):
 
 
 def main() -> None:
-    jax.monitoring.register_event_duration_secs_listener(_on_event)
+    compiles()
     start, baseline = time.perf_counter(), rss_mb()
     rng = random.Random(0)
 
@@ -152,7 +132,7 @@ def main() -> None:
     gc.collect()
     retained = rss_mb() - baseline
     print(f"session: peak_rss_mb={peak_mb():.0f} retained_mb={retained:.0f} "
-          f"wall_s={time.perf_counter() - start:.0f} compiles={_COMPILES['count']} "
+          f"wall_s={time.perf_counter() - start:.0f} compiles={compiles()} "
           f"later_call_slowdown={after / before:.2f}")
 
 

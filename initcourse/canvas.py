@@ -23,13 +23,10 @@ and a one-line readout. A new explorer is written like this::
         def describe(self, state):  # the readout, one line of plain text
             return f"slope {state}"
 
-**Freed when its cell is re-run.** Re-running a notebook cell that built an explorer
-closes the explorers the cell's previous run built (JupyterLab sends the cell's id with
-each run): their widgets are closed, their observers dropped and their figure, state and
-caches released (:meth:`Explorer.close`). An explorer nothing refers to is closed when it
-is garbage-collected (observers hold it weakly), so a script that drops explorers frees
-them too. Keep a subclass's caches (kernel stacks, draws) in attributes: ``close`` drops
-every attribute.
+**Freed when its cell is re-run.** Re-running a notebook cell closes the explorers its
+previous run built (JupyterLab sends the cell's id): :meth:`Explorer.close` closes their
+widgets and drops every attribute (keep caches in attributes). An explorer nothing refers
+to is closed when it is garbage-collected (observers hold it weakly).
 """
 
 from __future__ import annotations
@@ -66,17 +63,13 @@ def _ipympl_in_kernel() -> bool:
 
 
 class FigureView:
-    """Shows a matplotlib ``Figure`` as a widget (``.widget``) and redraws it in place.
+    """Shows a matplotlib ``Figure`` (not registered with pyplot) as a widget (``.widget``)
+    on a ``canvas`` of ``CANVASES``, and redraws it in place.
 
-    Arguments:
-        figure: a ``matplotlib.figure.Figure`` (not registered with pyplot).
-        canvas: ``"ipympl"``, ``"image"`` or ``"auto"`` (see the module docstring).
-        animated: the artists that change between updates.
-
-    Redraws blit: the animated artists are drawn over a cached picture of everything else
-    (axes, ticks, labels, legends), one picture per ``key`` given to :meth:`refresh` for
-    that static part (its axis limits, say). Only a new key costs a full draw; at most
-    ``KEEP`` pictures (about 2 MB each) are kept.
+    Redraws blit: the ``animated`` artists are drawn over a cached picture of everything
+    else, one picture per ``key`` given to :meth:`refresh` for that static part (its axis
+    limits, say). Only a new key costs a full draw; at most ``KEEP`` pictures (about 2 MB
+    each) are kept.
     """
 
     KEEP = 24
@@ -145,8 +138,8 @@ class FigureView:
             self.widget.value = self.jpeg()
 
     def jpeg(self) -> bytes:
-        """The canvas as last drawn, as JPEG bytes (quality 92, no chroma subsampling: a few
-        ms per frame where PNG takes five times longer, no visible loss on lines and text)."""
+        """The canvas as last drawn, as JPEG bytes (quality 92, no chroma subsampling: five
+        times faster than PNG, no visible loss on lines and text)."""
         from PIL import Image
 
         canvas = self.figure.canvas
@@ -217,14 +210,8 @@ def _widget_tree(root) -> list:
 
 
 class Explorer:
-    """Controls, a figure updated in place and a readout (see the module docstring).
-
-    Subclasses set ``controls`` (the names of their control attributes) and ``css``, build
-    the controls and ``figure``, call :meth:`assemble` last in ``__init__``, and define
-    ``compute(**values) -> state`` (numbers only; kept as ``.state``), ``draw(state) ->
-    key`` (update the animated artists; the key names the rest of the figure, see
-    :class:`FigureView`) and ``describe(state) -> str`` (the readout).
-    """
+    """Controls, a figure updated in place and a readout: the pattern is in the module
+    docstring (``compute`` -> ``.state``; ``draw`` returns the :class:`FigureView` key)."""
 
     controls: tuple[str, ...] = ()
     css = ""
@@ -282,11 +269,8 @@ class Explorer:
         return {name: getattr(self, name).value for name in self.controls}
 
     def set(self, **values) -> None:
-        """Set several controls at once (one update). Every value is checked first.
-
-        Raises ``TypeError`` for an unknown control and the control's own error for a
-        bad value; nothing changes then.
-        """
+        """Set several controls at once (one update). Every value is checked first: an
+        unknown control or a bad value raises and nothing changes."""
         if self._closed:
             raise RuntimeError(
                 f"this {type(self).__name__} was closed (its cell was re-run, or close() was "

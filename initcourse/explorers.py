@@ -1,20 +1,13 @@
-"""Interactive explorers: move fan-in, depth, initializer and activation, watch the std.
+"""Interactive explorers: :class:`~initcourse.fan_in.FanInExplorer` (one kernel's weights
+against the theory, and the std against fan_in) and :class:`~initcourse.depth.DepthExplorer`
+(the std of activations and gradients through ``depth`` layers, and the regime).
 
-- :class:`~initcourse.fan_in.FanInExplorer`: the weights of one ``(fan_in, fan_out)``
-  kernel against the theory, and the std against fan-in.
-- :class:`~initcourse.depth.DepthExplorer`: the std of the activations (forward) and of
-  the gradients (backward) through ``depth`` layers, and the regime: vanishing, stable or
-  exploding.
-
-Every control is an attribute named by the course's vocabulary; setting its ``value``
-from Python updates ``readout`` at once, and bad values raise instead of being clamped::
+Each control is an attribute named in the course's vocabulary; setting its ``value`` (or
+several with ``.set``) updates ``readout`` at once, and bad values raise::
 
     ex = fan_in_explorer()
     ex.fan_in.value = 256
-    ex.readout  # 'std measured 0.0629 · theory 0.0625 = 1/√256 · ...'
     ex.set(initializer="he_normal", seed=3)
-
-Re-running the cell that built an explorer closes the old one (see :mod:`initcourse.controls`).
 """
 
 from __future__ import annotations

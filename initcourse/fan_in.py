@@ -38,18 +38,11 @@ _FLAT = MAX_FAN_IN * MAX_FAN_OUT  # its row-major values are those of a flat dra
 
 @dataclass(frozen=True)
 class KernelStats:
-    """What the fan-in explorer shows for one kernel.
-
-    Attributes:
-        name, fan_in, fan_out, seed: the controls; family: the initializer's family.
-        measured_std: std of all ``fan_in * fan_out`` weights (ddof 0).
-        theory_std: ``expected_std(name, fan_in, fan_out)``; formula: it as arithmetic.
-        var_y: ``fan_in * mean(w**2)``: the variance of each output ``x @ kernel`` for an
-            input of independent unit-variance entries, averaged over outputs.
-        var_y_theory: ``fan_in * (theory_std**2 + c**2)``, ``c`` a constant's weight.
-        sample: the first ``min(fan_in * fan_out, HISTOGRAM_SAMPLE)`` weights.
-        constant: the single weight value of ``zeros``/``ones``, else ``None``.
-    """
+    """What the fan-in explorer shows for one kernel: ``measured_std`` of all its weights
+    against ``theory_std`` (``formula``: it as arithmetic); ``var_y = fan_in * mean(w**2)``,
+    the variance of an output ``x @ kernel`` for a unit-variance input, against
+    ``var_y_theory``; ``sample``, the first ``HISTOGRAM_SAMPLE`` weights at most;
+    ``constant``, the weight of ``zeros``/``ones`` (else None)."""
 
     name: str
     fan_in: int
@@ -69,11 +62,8 @@ _flat_draw = jax.jit(lambda family, key: unit_draw(family, key, (_FLAT // _BLOCK
 
 
 class KernelDraws:
-    """Flat unit draws, their block prefix sums and orthogonal kernels, kept per explorer.
-
-    Holds at most ``KEEP`` flat draws (16 MiB each, plus 64 KiB of sums) and ``KEEP``
-    orthogonal kernels (up to 32 MiB each); dropping the object frees them.
-    """
+    """Flat unit draws with their block prefix sums (16 MiB each) and orthogonal kernels
+    (up to 32 MiB each), ``KEEP`` of each at most, owned by one explorer."""
 
     KEEP = 3
 
@@ -148,11 +138,8 @@ class KernelDraws:
 
 
 def theory_density(family: str, std: float, x) -> np.ndarray:
-    """Density of one weight of a ``family`` initializer with this ``std`` (> 0), at ``x``.
-
-    Truncated normal: a normal cut at ±2 of its own scale ``std / TRUNCATED_NORMAL_STD``;
-    uniform: flat on ±√3·std; normal: a normal; orthogonal: approximated by a normal.
-    """
+    """Density at ``x`` of one weight of a ``family`` initializer of this ``std`` (> 0);
+    orthogonal is approximated by a normal."""
     x = np.asarray(x, dtype=np.float64)
     if family == "uniform":
         half = math.sqrt(3.0) * std

@@ -22,8 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from initcourse import _validate
-from initcourse.initializers import resolve
-from initcourse.propagation import ACTIVATIONS, KernelStack, check_shape
+from initcourse.propagation import KernelStack, check_run
 
 #: The largest ``depth * batch * width`` :func:`layer_samples` keeps (two float32 copies).
 MAX_SAMPLES = 8_000_000
@@ -124,21 +123,11 @@ class LayerSamples:
 def layer_samples(
     initializer, activation: str, depth, width, *, batch=256, seed=0, stddev=None
 ) -> LayerSamples:
-    """Push a seeded unit-normal batch through ``depth`` square layers; keep every value.
-
-    The same engine, network, inputs and loss as :func:`initcourse.layer_stats` with the
-    same arguments, so ``samples.activations.std(axis=1)`` is its ``forward_std``.
-    Arguments as :func:`initcourse.layer_stats`, with ``depth * batch * width`` at most
-    ``MAX_SAMPLES``.
-
-    Returns:
-        a :class:`LayerSamples` with two ``(depth, batch * width)`` float32 arrays.
-    """
-    resolved = resolve(initializer, stddev=stddev)
-    activation = _validate.choice("activation", activation, ACTIVATIONS)
-    depth, width, batch = check_shape(depth, width, batch, keep=True,
-                                      stacks=1 if resolved.spec else 2)
-    seed = _validate.seed(seed)
+    """Every value of :func:`initcourse.layer_stats`' run with the same arguments (so
+    ``samples.activations.std(axis=1)`` is its ``forward_std``), for ``depth * batch *
+    width`` up to ``MAX_SAMPLES``: two ``(depth, batch * width)`` float32 arrays."""
+    resolved, activation, depth, width, batch, seed = check_run(
+        initializer, activation, depth, width, batch, seed, stddev, keep=True)
     if depth * batch * width > MAX_SAMPLES:
         raise ValueError(
             f"depth * batch * width must be <= {MAX_SAMPLES:,}; received depth={depth}, "
@@ -153,15 +142,8 @@ def layer_samples(
 # -- figures -------------------------------------------------------------------------------
 
 def show(fig, *, dpi=None) -> None:
-    """Display ``fig`` in the notebook as a PNG image only, then close it.
-
-    ``plt.show()`` under the inline backend stores the text ``<Figure size ...>`` next to
-    the image; this stores the image alone, so a cell's compared output is empty.
-
-    Arguments:
-        fig: a matplotlib ``Figure``.
-        dpi: resolution of the PNG; the figure's own (100 in the course style) by default.
-    """
+    """Display ``fig`` in the notebook as a PNG image alone (``plt.show()`` also stores
+    the text ``<Figure size ...>``), at ``dpi`` (the figure's own by default); close it."""
     from IPython.display import display
 
     if not hasattr(fig, "savefig"):
@@ -173,16 +155,16 @@ def show(fig, *, dpi=None) -> None:
     display({"image/png": base64.b64encode(buffer.getvalue()).decode("ascii")}, raw=True)
 
 
-def _curves(name: str, curves) -> dict[str, np.ndarray]:
-    if not isinstance(curves, Mapping) or not curves:
-        raise TypeError(f"{name} must be a non-empty mapping label -> array; received {curves!r}")
+def _arrays(name: str, mapping, ndim: int | None) -> dict[str, np.ndarray]:
+    """``mapping`` (label -> array) as float64 arrays of ``ndim`` axes (any if None)."""
+    if not isinstance(mapping, Mapping) or not mapping:
+        raise TypeError(f"{name} must be a non-empty mapping label -> array; received {mapping!r}")
     out = {}
-    for label, values in curves.items():
+    for label, values in mapping.items():
         arr = np.asarray(values, dtype=np.float64)
-        if arr.ndim != 1 or arr.size == 0:
-            raise ValueError(
-                f"{name}[{label!r}] must be a non-empty 1-D array; got shape {arr.shape}"
-            )
+        if ndim is not None and (arr.ndim != ndim or arr.size == 0):
+            raise ValueError(f"{name}[{label!r}] must be a non-empty array of {ndim} axes; "
+                             f"got shape {arr.shape}")
         out[str(label)] = arr
     return out
 
@@ -203,13 +185,10 @@ def std_by_layer(forward, backward=None, *, theory=None, title=None):
         theory: optional mapping label -> ``(forward, backward)`` arrays (as returned by
             :func:`initcourse.predicted_stats`), drawn dashed in the same colour.
         title: optional figure title.
-
-    Returns:
-        a ``Figure`` with one panel (forward) or two (forward, backward).
     """
-    panels = [("forward: std of activations h_l", "std of h_l", _curves("forward", forward))]
+    panels = [("forward: std of activations h_l", "std of h_l", _arrays("forward", forward, 1))]
     if backward is not None:
-        grads = _curves("backward", backward)
+        grads = _arrays("backward", backward, 1)
         if set(grads) != set(panels[0][2]):
             raise ValueError(
                 f"backward must have the same labels as forward; received {sorted(grads)} "
@@ -257,18 +236,8 @@ def layer_histograms(panels, *, xlabel, title=None, layers=None, bins=81, limit=
         bins: number of histogram bins over ``[-limit, limit]``.
         limit: half-width of the x range; by default the 99.9 % quantile of ``|value|``
             over all panels, so every panel shares one scale.
-
-    Returns:
-        a ``Figure`` with one row per panel.
     """
-    if not isinstance(panels, Mapping) or not panels:
-        raise TypeError(f"panels must be a non-empty mapping title -> array; received {panels!r}")
-    data = {}
-    for name, values in panels.items():
-        arr = np.asarray(values, dtype=np.float64)
-        if arr.ndim != 2:
-            raise ValueError(f"panels[{name!r}] must have shape (depth, n); got shape {arr.shape}")
-        data[str(name)] = arr
+    data = _arrays("panels", panels, 2)
     depth = min(arr.shape[0] for arr in data.values())
     layers = list(range(1, depth + 1)) if layers is None else [int(n) for n in layers]
     for n in layers:
@@ -307,13 +276,8 @@ def weight_histograms(samples, *, xlabel, title=None, bounds=None, normal_std=No
         bounds: optional mapping label -> bound ``b``: dotted lines at ``±b``.
         normal_std: if given, the density of ``N(0, normal_std^2)`` is drawn for reference.
         bins: number of bins over the joint range of the samples.
-
-    Returns:
-        a ``Figure`` with one panel.
     """
-    if not isinstance(samples, Mapping) or not samples:
-        raise TypeError(f"samples must be a non-empty mapping label -> array; received {samples!r}")
-    data = {str(k): np.asarray(v, dtype=np.float64).ravel() for k, v in samples.items()}
+    data = {k: v.ravel() for k, v in _arrays("samples", samples, None).items()}
     bins = _validate.integral("bins", bins, minimum=2)
     bounds = {} if bounds is None else dict(bounds)
     high = max(float(np.max(np.abs(v))) for v in data.values())

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from initcourse import _validate
-from initcourse.initializers import resolve
-from initcourse.propagation import ACTIVATIONS, KernelStack, check_shape
+from initcourse.propagation import KernelStack, check_run
 
 
 @dataclass(frozen=True)
@@ -55,11 +53,8 @@ def gradient_stats(initializer, activation: str, depth, width, *, batch=256, see
     Returns:
         a :class:`GradientStats` of float64 arrays of shape ``(depth,)``.
     """
-    resolved = resolve(initializer, stddev=stddev)
-    activation = _validate.choice("activation", activation, ACTIVATIONS)
-    depth, width, batch = check_shape(depth, width, batch, keep=True,
-                                      stacks=1 if resolved.spec else 2)
-    seed = _validate.seed(seed)
+    resolved, activation, depth, width, batch, seed = check_run(
+        initializer, activation, depth, width, batch, seed, stddev, keep=True)
     forward, (grad_h, weight, inputs) = KernelStack(depth, width).propagate(
         resolved, activation, depth, batch=batch, seed=seed, weights=True)
     return GradientStats(weight, grad_h, forward, inputs, resolved.name, activation, depth,

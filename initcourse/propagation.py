@@ -2,12 +2,9 @@
 
 One engine, :meth:`KernelStack.propagate`, runs ``depth`` square layers
 ``h_l = activation(h_{l-1} @ W_l)`` (zero biases) on a seeded unit-normal batch and the
-loss ``L = sum(h_depth * r)`` back down, ``r`` a unit-normal cotangent. Its stack holds
-unit-variance kernels for ``capacity`` layers and switches off the layers above
-``depth``, so every depth up to the capacity shares one compilation; the kernels are
-drawn as deep as asked and reused across depths, scales and activations.
-:func:`layer_stats`, :func:`initcourse.figures.layer_samples` and the depth explorer all
-call it. :func:`predicted_stats` gives the mean-field theory for wide layers.
+loss ``L = sum(h_depth * r)`` back down. :func:`layer_stats`, ``layer_samples``,
+``gradient_stats`` and the depth explorer all call it; :func:`predicted_stats` is the
+mean-field theory for wide layers.
 """
 
 from __future__ import annotations
@@ -127,37 +124,25 @@ def _engine(stack, drawn, key, family, multiplier, act, depth, *, batch, keep, w
 
 def memory_estimate(capacity: int, width: int, batch: int, *, keep: bool = False,
                     stacks: int = 1) -> int:
-    """Bytes one run of the engine needs at most: ``stacks`` copies of the kernels (2 for
-    another Flax initializer, drawn on the host first), the slopes kept for the backward
-    pass, the kept values (``keep``), eight batch-sized temporaries and those of drawing
-    one kernel (checked against XLA's own memory analysis)."""
+    """Bytes one run of the engine needs at most (checked against XLA's memory analysis);
+    ``stacks=2`` for another Flax initializer, drawn on the host first."""
     kernel, rows = 4 * width * width, 4 * batch * width
     return capacity * (stacks * kernel + rows * (3 if keep else 1)) + 8 * rows + 4 * kernel
 
 
-@functools.cache
-def _malloc_trim():
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return None
-
-
 def release_memory() -> None:
-    """Hand the heap memory that dropped kernels, draws and figures leave behind back to
-    the OS. glibc keeps freed heap pages for reuse, so without this a long session only
-    grows (by about 300 MB in ``benchmarks/session.py``). Costs 10-70 ms; called when an
-    explorer is built or closed and when a stack is first filled. A no-op without glibc."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
+    """Hand freed heap memory back to the OS (glibc keeps it: a long session would only
+    grow, by 300 MB in ``benchmarks/session.py``). 10-70 ms; a no-op without glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 class KernelStack:
     """The unit-variance kernels ``(capacity, width, width)`` of one family and seed, drawn
-    as deep as a run asks and kept (a new family or seed draws them again in place). Holds
-    ``nbytes`` once used; dropping it frees them. An explorer owns one; :func:`layer_stats`
-    keeps a few."""
+    as deep as a run asks and kept: ``nbytes`` once used. The layers above a run's depth
+    are switched off, so every depth up to ``capacity`` shares one compilation."""
 
     def __init__(self, capacity: int, width: int):
         self.capacity, self.width = capacity, width
@@ -166,14 +151,11 @@ class KernelStack:
 
     def propagate(self, initializer: Resolved, activation: str, depth: int, *, batch: int,
                   seed: int, keep: bool = False, weights: bool = False):
-        """Run the first ``depth`` layers with ``initializer``'s kernels (the engine).
-
-        ``initializer`` comes from :func:`initcourse.initializers.resolve`; a registry
-        entry scales the stack's unit draws, any other Flax initializer is called once
-        per layer (its kernels are not kept). Returns ``(forward, backward)``: float64
-        stds of shape ``(depth,)``, or with ``keep`` float32 values ``(depth, batch, width)``;
-        with ``weights``, ``backward`` is three: the stds of ``dL/dh_l``, ``dL/dW_l`` and
-        ``h_{l-1}`` (the layer's input).
+        """Run the first ``depth`` layers with a :func:`~initcourse.initializers.resolve`
+        result: a registry entry scales the kept unit draws, any other is called per
+        layer (not kept). Returns float64 stds ``(forward, backward)`` of shape ``(depth,)``;
+        with ``keep`` float32 values ``(depth, batch, width)``; with ``weights``,
+        ``backward`` is the stds of ``(dL/dh_l, dL/dW_l, h_{l-1})``.
         """
         entry, key = initializer.spec, jax.random.PRNGKey(seed)
         if entry is None:
@@ -192,8 +174,7 @@ class KernelStack:
             if buffer is None:  # numpy: no compilation for a new shape
                 release_memory()
                 buffer = np.zeros((self.capacity, self.width, self.width), np.float32)
-        # The buffer is donated: until the run succeeds the stack holds nothing, so a run
-        # that fails (out of memory, say) leaves no broken buffer behind.
+        # Donated: until the run succeeds the stack holds nothing (no broken buffer).
         self._array, self._tag, self._drawn = None, None, 0
         out = _engine(buffer, jnp.int32(drawn), key, jnp.int32(family), jnp.float32(multiplier),
                       jnp.int32(ACTIVATIONS.index(activation)), jnp.int32(depth),
@@ -208,9 +189,8 @@ class KernelStack:
 
 
 def capacity(depth: int, width: int) -> tuple[int, bool]:
-    """``(layers, cached)`` of the stack for this depth and width: the smallest of
-    ``CAPACITIES`` that holds ``depth`` and fits ``CACHE_BUDGET`` (kept between calls),
-    else exactly ``depth`` layers (not kept)."""
+    """``(layers, cached)``: the smallest of ``CAPACITIES`` that holds ``depth`` and fits
+    ``CACHE_BUDGET`` (kept between calls), else exactly ``depth`` layers (not kept)."""
     for layers in CAPACITIES:
         if depth <= layers and 4 * layers * width * width <= CACHE_BUDGET:
             return layers, True
@@ -237,12 +217,16 @@ def retained_bytes() -> int:
     return sum(stack.nbytes for stack in _STACKS.values())
 
 
-def check_shape(depth, width, batch, *, keep=False, stacks=1) -> tuple[int, int, int]:
-    """``depth``, ``width``, ``batch`` checked against the maxima and ``MEMORY_LIMIT``."""
+def check_run(initializer, activation, depth, width, batch, seed, stddev, *, keep=False):
+    """The arguments of :func:`layer_stats` checked (depth, width and batch against the
+    maxima and ``MEMORY_LIMIT``): ``(resolved, activation, depth, width, batch, seed)``."""
+    resolved = resolve(initializer, stddev=stddev)
+    activation = _validate.choice("activation", activation, ACTIVATIONS)
     depth = _validate.integral("depth", depth, minimum=1, maximum=MAX_DEPTH)
     width = _validate.integral("width", width, minimum=1, maximum=MAX_WIDTH)
     batch = _validate.integral("batch", batch, minimum=2, maximum=MAX_BATCH)
-    need = memory_estimate(capacity(depth, width)[0], width, batch, keep=keep, stacks=stacks)
+    need = memory_estimate(capacity(depth, width)[0], width, batch, keep=keep,
+                           stacks=1 if resolved.spec else 2)
     if need > MEMORY_LIMIT:
         raise ValueError(
             f"depth={depth}, width={width}, batch={batch} would need about "
@@ -250,7 +234,7 @@ def check_shape(depth, width, batch, *, keep=False, stacks=1) -> tuple[int, int,
             "(kernels: depth * width² floats; activations: depth * batch * width): "
             "use fewer layers, a narrower width or a smaller batch"
         )
-    return depth, width, batch
+    return resolved, activation, depth, width, batch, _validate.seed(seed)
 
 
 def layer_stats(initializer, activation: str, depth, width, *, batch=256, seed=0,
@@ -267,24 +251,18 @@ def layer_stats(initializer, activation: str, depth, width, *, batch=256, seed=0
         seed: draws the kernels, the inputs and the backward cotangent; 0 to 2**32 - 1.
         stddev: for ``initializer="normal"`` only (Flax's default 0.01).
 
-    Biases are zero. A run may need at most ``MEMORY_LIMIT`` (2 GiB, by
-    :func:`memory_estimate`): larger shapes are refused with the estimate. Every depth up
-    to 100 (1000 for widths up to 362) at one ``(width, batch)`` shares one compilation,
-    for every registry initializer, activation and seed; the kernels are reused while the
-    family and seed stay, in at most ``CACHE_BUDGET`` (512 MiB) kept between calls. Any
-    other Flax initializer is called afresh for each layer: a new initializer object
-    compiles nothing new, and its kernels are not kept.
+    Biases are zero. Shapes needing more than ``MEMORY_LIMIT`` (2 GiB) are refused. Every
+    depth up to 100 (1000 for widths up to 362) at one ``(width, batch)`` shares one
+    compilation; registry kernels are kept, in at most ``CACHE_BUDGET`` (512 MiB), while
+    the family and seed stay. Any other Flax initializer is called afresh per layer (a new
+    initializer object compiles nothing new).
     """
-    resolved = resolve(initializer, stddev=stddev)
-    activation = _validate.choice("activation", activation, ACTIVATIONS)
-    depth, width, batch = check_shape(depth, width, batch, stacks=1 if resolved.spec else 2)
-    seed = _validate.seed(seed)
+    resolved, activation, depth, width, batch, seed = check_run(
+        initializer, activation, depth, width, batch, seed, stddev)
     forward, backward = _stack_for(depth, width).propagate(
         resolved, activation, depth, batch=batch, seed=seed)
     return LayerStats(forward, backward, resolved.name, activation, depth, width, batch, seed)
 
-
-# -- mean-field theory --------------------------------------------------------------------
 
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(96)
 _GH_W = _GH_W / math.sqrt(2.0 * math.pi)  # E over N(0, 1)
@@ -302,15 +280,12 @@ def _moments(activation: str, q: float) -> tuple[float, float, float]:
 
 
 def predicted_stats(initializer, activation: str, depth, width, *, stddev=None):
-    """Mean-field prediction of :func:`layer_stats` for wide layers, or ``None``.
+    """Mean-field prediction of :func:`layer_stats` for wide layers: ``(forward_std,
+    backward_std)`` of shape ``(depth,)``, or ``None`` for ``zeros`` and ``ones``.
 
-    Each pre-activation is treated as ``N(0, q_l)`` with ``q_l = width * sigma_w^2 *
-    E[h_{l-1}^2]``; the gradient's variance follows ``width * sigma_w^2 * E[phi'(z_l)^2]``
-    per layer going down. Arguments as :func:`layer_stats` (a registry name only).
-
-    Returns:
-        ``(forward_std, backward_std)``, two arrays of shape ``(depth,)``, or ``None`` for
-        the constant initializers (``zeros``, ``ones``), which have no such theory.
+    Each pre-activation is ``N(0, q_l)``, ``q_l = width * sigma_w^2 * E[h_{l-1}^2]``; the
+    gradient's variance is multiplied by ``width * sigma_w^2 * E[phi'(z_l)^2]`` per layer
+    going down. Arguments as :func:`layer_stats` (a registry name only).
     """
     entry = spec(initializer)
     stddev = resolve(initializer, stddev=stddev).stddev
@@ -331,12 +306,9 @@ def predicted_stats(initializer, activation: str, depth, width, *, stddev=None):
     return forward, backward
 
 
-# -- regimes --------------------------------------------------------------------------------
-
-#: A signal is *vanishing* when its std shrinks by more than this factor between the
-#: first layer it reaches and the last, *exploding* when it grows by more, else *stable*.
-#: One decade is what a reader of a log axis calls a clear fall or rise; a healthy
-#: network drifts far less (ReLU with He at depth 50 stays within a factor of about 1.5).
+#: A signal is *vanishing* when its std shrinks by more than this factor from the first
+#: layer it reaches to the last, *exploding* when it grows by more: one decade, a clear
+#: fall or rise on a log axis (ReLU with He at depth 50 drifts by about 1.5).
 REGIME_THRESHOLD = 10.0
 
 
@@ -351,15 +323,10 @@ def travel_ratio(std) -> float:
 
 
 def classify_regime(std, *, threshold: float = REGIME_THRESHOLD) -> str:
-    """``"vanishing"``, ``"stable"`` or ``"exploding"`` for a per-layer std series.
-
-    Arguments:
-        std: shape ``(depth,)``, ordered the way the signal travels (:func:`travel_ratio`).
-        threshold: the factor, in (1, 1e300], beyond which a change is no longer stable.
-
-    *Vanishing* if ``std[-1] / std[0] < 1 / threshold`` or the signal is gone (a std of
-    0), *exploding* if the ratio is above ``threshold`` or the numbers overflowed (inf or
-    NaN), else *stable*. A single layer is stable by definition.
+    """``"vanishing"``, ``"stable"`` or ``"exploding"`` for a per-layer std series ordered
+    the way the signal travels (:func:`travel_ratio`): vanishing if the ratio is below
+    ``1 / threshold`` or a std is 0, exploding if above ``threshold`` (in (1, 1e300]) or
+    a std overflowed, else stable (a single layer is).
     """
     threshold = _validate.positive_real("threshold", threshold, maximum=1e300)
     if threshold <= 1:

@@ -38,15 +38,12 @@ MAX_KERNEL_SIZE = 2**26
 
 @dataclass(frozen=True)
 class InitializerSpec:
-    """One initializer of the course: Flax's recipe for it.
+    """One initializer of the course: Flax's recipe for ``nn.initializers.<name>``.
 
-    Attributes:
-        name: the Flax name (``nn.initializers.<name>``).
-        family: one of ``FAMILIES``: the distribution of the draws.
-        scale: ``variance_scaling``'s scale (LeCun and Glorot 1, He 2); ``normal``'s
-            stddev; ``orthogonal``'s scale; the constant's value.
-        mode: ``"fan_in"`` or ``"fan_avg"`` for ``variance_scaling``, else None.
-        summary: one sentence for learners.
+    ``family`` (one of ``FAMILIES``) is the distribution of the draws; ``scale`` is
+    ``variance_scaling``'s scale (LeCun and Glorot 1, He 2), ``normal``'s stddev,
+    ``orthogonal``'s scale or the constant's value; ``mode`` is ``variance_scaling``'s
+    (``"fan_in"``, ``"fan_avg"``) or None; ``summary`` is one sentence for learners.
     """
 
     name: str
@@ -154,14 +151,9 @@ def spec(initializer) -> InitializerSpec:
 
 @dataclass(frozen=True)
 class Resolved:
-    """An initializer argument resolved once: what every function of the course needs.
-
-    Attributes:
-        name: the registry name, or the callable's ``__qualname__``.
-        spec: the registry entry, or None for another Flax initializer.
-        init: the Flax initializer ``(key, shape, dtype) -> Array``.
-        stddev: the checked ``stddev`` (``"normal"`` only), or None.
-    """
+    """An initializer argument resolved: its ``name`` (or the callable's ``__qualname__``),
+    registry ``spec`` (None for another Flax initializer), Flax initializer ``init`` and
+    checked ``stddev`` (``"normal"`` only, else None)."""
 
     name: str
     spec: InitializerSpec | None
@@ -170,13 +162,9 @@ class Resolved:
 
 
 def resolve(initializer, *, stddev=None) -> Resolved:
-    """A registry name or any Flax initializer ``(key, shape, dtype) -> Array``, checked.
-
-    The one place that turns an ``initializer`` argument into an initializer, so every
-    function refuses the same mistakes with the same words: an unknown name, a factory
-    passed without its ``()``, a callable of the wrong signature, ``stddev`` given for
-    anything but ``"normal"``.
-    """
+    """A registry name or any Flax initializer ``(key, shape, dtype) -> Array``, checked:
+    the one place that turns an ``initializer`` argument into an initializer, so every
+    function refuses the same mistakes with the same words."""
     if isinstance(initializer, str):
         entry = spec(initializer)
         if stddev is not None:
@@ -192,12 +180,9 @@ def resolve(initializer, *, stddev=None) -> Resolved:
 
 
 def check_initializer(init, argument: str = "initializer") -> Callable:
-    """Check that ``init`` is a Flax initializer ``(key, shape, dtype) -> Array``.
-
-    Catches the course's classic mistake, a factory passed without its ``()``
-    (``lecun_normal`` instead of ``lecun_normal()``), with a message that says so. The check
-    traces ``init`` abstractly on a tiny shape: nothing is drawn or compiled.
-    """
+    """Check that ``init`` is a Flax initializer ``(key, shape, dtype) -> Array`` by tracing
+    it on a tiny shape (nothing drawn or compiled); a factory passed without its ``()``
+    (``lecun_normal``) gets a message that says so."""
     if not callable(init):
         raise TypeError(
             f"{argument} must be a registry name (one of {', '.join(map(repr, INITIALIZERS))}) "
@@ -258,15 +243,11 @@ def get_initializer(initializer, *, stddev=None) -> Callable:
 
 def sample_kernel(initializer, fan_in, fan_out=None, *, seed=0, stddev=None,
                   dtype=jnp.float32) -> np.ndarray:
-    """Draw a ``(fan_in, fan_out)`` kernel with the real Flax initializer; return it as numpy.
+    """Draw a ``(fan_in, fan_out)`` kernel (``MAX_KERNEL_SIZE`` weights at most) with the
+    real Flax initializer (a registry name or any Flax initializer), as numpy.
 
-    Arguments:
-        initializer: a registry name or any Flax initializer ``(key, shape, dtype)``.
-        fan_in, fan_out: the kernel's shape; at most ``MAX_KERNEL_SIZE`` weights in all.
-        seed: a whole number in ``_validate.SEED_RANGE`` (0 to 2**32 - 1).
-        stddev: for ``"normal"`` only.
-        dtype: a floating dtype JAX computes in here: float32 (default), bfloat16 or
-            float16. float64 needs JAX's x64 mode and is refused without it.
+    ``seed`` is 0 to 2**32 - 1; ``stddev`` for ``"normal"`` only; ``dtype`` float32,
+    bfloat16 or float16 (float64 needs JAX's x64 mode).
     """
     fan_in, fan_out = fans(fan_in, fan_out)
     if fan_in * fan_out > MAX_KERNEL_SIZE:
@@ -281,11 +262,8 @@ def sample_kernel(initializer, fan_in, fan_out=None, *, seed=0, stddev=None,
 
 
 def measured_std(initializer, fan_in, fan_out=None, *, seed=0, stddev=None) -> float:
-    """The empirical counterpart of :func:`expected_std`: sample a kernel, measure its std.
-
-    A kernel needs two weights or more to have a sample std: ``fan_in * fan_out == 1`` is
-    refused (its std would be 0 whatever the initializer).
-    """
+    """The std of a kernel drawn by :func:`sample_kernel` (two weights or more: one weight
+    has a std of 0 whatever the initializer)."""
     fan_in, fan_out = fans(fan_in, fan_out)
     if fan_in * fan_out < 2:
         raise ValueError(

@@ -6,9 +6,11 @@ turns what the page shows into a list of findings, one line each (empty: all goo
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
 
 # ipywidgets' placeholders for a view that never rendered.
 WIDGET_LOADING = "Loading widget"
@@ -190,3 +192,22 @@ def problems(notebook_path: Path, cells: list[dict]) -> list[str]:
                 line = next(ln for ln in cell["outputText"].splitlines() if placeholder in ln)
                 found.append(f"{where} shows {line.strip()!r}")
     return found
+
+
+@contextlib.contextmanager
+def notebook_of(page, server, name: str, cells: list[str]):
+    """A notebook ``_browser_tests/<name>.ipynb`` of ``cells``, written into the server's
+    folder and run once (Run All, no problems); yields its :class:`Lab`, closed after."""
+    path = server.root / "_browser_tests" / f"{name}.ipynb"
+    path.parent.mkdir(exist_ok=True)
+    notebook = new_notebook(cells=[new_code_cell(source) for source in cells])
+    notebook.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",
+                                       "name": "python3"}
+    nbformat.write(notebook, path)
+    lab = Lab(page, server)
+    try:
+        found = problems(path, lab.run_notebook(str(path.relative_to(server.root))))
+        assert not found, f"{name}.ipynb after Run All:\n" + "\n".join(found)
+        yield lab
+    finally:
+        lab.close()

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import re
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
@@ -20,7 +18,7 @@ from initcourse.depth import MAX_DEPTH
 from initcourse.propagation import classify_regime, combined_regime
 
 from .conftest import ARTIFACTS
-from .jupyterlab import WIDGET_FAILURES, Lab, problems
+from .jupyterlab import WIDGET_FAILURES, notebook_of
 
 pytestmark = pytest.mark.browser
 
@@ -40,22 +38,8 @@ CELLS = [
 @pytest.fixture(scope="module")
 def explorers(lab_page, lab_server):
     """The shared JupyterLab tab with a notebook that shows both explorers, run once."""
-    path = lab_server.root / "_browser_tests" / "explorers.ipynb"
-    path.parent.mkdir(exist_ok=True)
-    notebook = new_notebook(cells=[new_code_cell(source) for source in CELLS])
-    notebook.metadata["kernelspec"] = {
-        "display_name": "Python 3",
-        "language": "python",
-        "name": "python3",
-    }
-    nbformat.write(notebook, path)
-    lab = Lab(lab_page, lab_server)
-    try:
-        found = problems(path, lab.run_notebook(str(path.relative_to(lab_server.root))))
-        assert not found, "the explorers' notebook after Run All:\n" + "\n".join(found)
+    with notebook_of(lab_page, lab_server, "explorers", CELLS) as lab:
         yield lab
-    finally:
-        lab.close()
 
 
 def control(box, kind: str, name: str):

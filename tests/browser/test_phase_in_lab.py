@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import re
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 from playwright.sync_api import expect
 
 from initcourse import meanfield as mf
 
 from .conftest import ARTIFACTS
-from .jupyterlab import Lab, problems
+from .jupyterlab import notebook_of
 from .test_explorers_in_lab import UPDATE_TIMEOUT, control, figure, figure_changed, settled_screenshot
 
 pytestmark = pytest.mark.browser
@@ -32,22 +30,8 @@ CELLS = [
 @pytest.fixture(scope="module")
 def phase_lab(lab_page, lab_server):
     """The shared JupyterLab tab with a notebook that shows the phase explorer, run once."""
-    path = lab_server.root / "_browser_tests" / "phase.ipynb"
-    path.parent.mkdir(exist_ok=True)
-    notebook = new_notebook(cells=[new_code_cell(source) for source in CELLS])
-    notebook.metadata["kernelspec"] = {
-        "display_name": "Python 3",
-        "language": "python",
-        "name": "python3",
-    }
-    nbformat.write(notebook, path)
-    lab = Lab(lab_page, lab_server)
-    try:
-        found = problems(path, lab.run_notebook(str(path.relative_to(lab_server.root))))
-        assert not found, "the phase explorer's notebook after Run All:\n" + "\n".join(found)
+    with notebook_of(lab_page, lab_server, "phase", CELLS) as lab:
         yield lab
-    finally:
-        lab.close()
 
 
 def float_value(slider) -> float:

@@ -1,13 +1,8 @@
 """The activations the course compares: one table, for JAX and for NumPy.
 
->>> ACTIVATIONS["tanh"].jax(0.0)  # doctest: +SKIP
-Array(0., dtype=float32, weak_type=True)
->>> float(ACTIVATIONS["relu"].slope(np.array(2.0)))
-1.0
-
 Each entry holds the function for JAX (what the networks use, ``flax.linen``'s own
 definitions) and a float64 NumPy version of the function and its slope ``phi'`` for the
-theory (Gaussian expectations by quadrature).
+theory: ``float(ACTIVATIONS["relu"].slope(np.array(2.0)))`` is 1.0.
 """
 
 from __future__ import annotations
@@ -40,14 +35,8 @@ def _gelu_slope(z):
 
 @dataclass(frozen=True)
 class Activation:
-    """One activation of the course.
-
-    Attributes:
-        name: its name in the course (``"relu"``, ...).
-        jax: the JAX function, elementwise.
-        numpy: the same function in NumPy, for float64 theory.
-        slope: its derivative ``phi'`` in NumPy.
-    """
+    """One activation of the course: its ``name``, the elementwise ``jax`` function, the
+    same function in ``numpy`` (float64 theory) and its derivative ``slope`` in NumPy."""
 
     name: str
     jax: Callable[[jax.Array], jax.Array]

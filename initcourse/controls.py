@@ -1,11 +1,9 @@
 """Widget controls that raise instead of clamping: the explorers' sliders, boxes and menus.
 
 ipywidgets clamps an out-of-range value and truncates a float without a word; these
-controls raise instead, naming the control (its ``description``) and showing the value
-received: ``depth.value = 101`` raises ``ValueError: depth must be <= 100; received 101``.
-Every control has ``check(value)``: the value it would accept, or the error it would
-raise, without changing anything.
-The explorers (:class:`initcourse.canvas.Explorer`) are built from them.
+controls raise, naming the control (its ``description``) and showing the value received:
+``depth.value = 101`` raises ``ValueError: depth must be <= 100; received 101``. Every
+control has ``check(value)``: the value it would accept, or the error it would raise.
 """
 
 from __future__ import annotations
@@ -92,16 +90,10 @@ class Dropdown(_Strict, widgets.Dropdown):
 
 
 class LadderSlider(widgets.SelectionSlider):
-    """A slider over log-spaced whole numbers, for ranges like 1 to 4096.
-
-    Arguments:
-        name: the control's name (its ``description``, and the name its errors use).
-        value: the initial value, a whole number in ``[minimum, maximum]``.
-        ladder: the whole numbers that dragging and the arrow keys step through.
-        minimum, maximum: the range ``value`` may take.
-        off_ladder: if True, setting ``value`` from Python accepts any whole number in
-            the range, adding it to the ladder; if False, only the ladder's values are
-            accepted (a clear error lists them).
+    """A slider named ``name`` over the log-spaced whole numbers of ``ladder`` (dragging and
+    the arrow keys step through them), for ranges like 1 to 4096. With ``off_ladder``,
+    setting ``value`` from Python accepts any whole number in ``[minimum, maximum]``,
+    adding it to the ladder; without, only the ladder's values (a clear error lists them).
     """
 
     value = NotNone(help="Selected value")

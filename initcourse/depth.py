@@ -60,21 +60,14 @@ def _ratio_text(series: np.ndarray) -> str:
 class DepthExplorer(Explorer):
     """The std of activations and gradients through a deep MLP, and its regime.
 
-    Arguments:
-        activation: one of ``initcourse.ACTIVATIONS``.
-        initializer: a name of ``initcourse.INITIALIZERS``, for every ``(width, width)``
-            kernel (biases are zero).
-        depth: layers, 1 to 100.
-        width: units per layer, one of ``WIDTHS`` (16 to 1024).
-        seed: draws the kernels, the input batch and the backward cotangent; 0 to 2**32 - 1.
-        canvas: ``"auto"``, ``"ipympl"`` or ``"image"`` (see :mod:`initcourse.canvas`).
-
-    Controls: ``.activation``, ``.initializer``, ``.depth``, ``.width``, ``.seed``.
-    ``.regime`` is ``"vanishing"``, ``"stable"`` or ``"exploding"`` (see
-    :func:`~initcourse.propagation.classify_regime`: the forward regime, or the backward
-    one if the forward pass is stable); ``.readout`` names it with the ratios behind it;
-    ``.stats`` holds the :class:`~initcourse.LayerStats` (batch ``DEPTH_BATCH``).
-    ``.stack`` holds the kernels: ``MAX_DEPTH * width**2`` floats (400 MiB at width 1024).
+    Controls: ``.activation`` (of ``initcourse.ACTIVATIONS``), ``.initializer`` (a registry
+    name, for every ``(width, width)`` kernel; biases are zero), ``.depth`` (1 to 100),
+    ``.width`` (one of ``WIDTHS``), ``.seed`` (0 to 2**32 - 1); ``canvas`` as in
+    :mod:`initcourse.canvas`. ``.regime`` is ``"vanishing"``, ``"stable"`` or
+    ``"exploding"`` (the forward regime, or the backward one if the forward pass is
+    stable), named in ``.readout`` with the ratios behind it; ``.stats`` holds the
+    :class:`~initcourse.LayerStats` (batch ``DEPTH_BATCH``); ``.stack`` the kernels,
+    ``MAX_DEPTH * width**2`` floats (400 MiB at width 1024).
     """
 
     css = "initcourse-depth-explorer"

@@ -165,19 +165,13 @@ def _fmt(value: float) -> str:
 
 
 class FanInExplorer(Explorer):
-    """The weights of one ``(fan_in, fan_out)`` kernel, and its std against fan-in.
+    """The weights of one ``(fan_in, fan_out)`` kernel, and its std against fan_in.
 
-    Arguments:
-        fan_in: kernel rows, 1 to 4096 (the slider steps through ``LADDER``).
-        fan_out: kernel columns, 1 to 1024.
-        initializer: a name of ``initcourse.INITIALIZERS``.
-        seed: the seed of the ``PRNGKey`` that draws the kernel, 0 to 2**32 - 1.
-        canvas: ``"auto"``, ``"ipympl"`` or ``"image"`` (see :mod:`initcourse.canvas`).
-
-    Controls (ipywidgets): ``.fan_in``, ``.fan_out``, ``.initializer``, ``.seed``.
-    ``.readout`` reads like ``std measured 0.1260 · theory 0.1250 = 1/√64 · Var(y) ...``;
-    ``.stats`` holds the :class:`KernelStats` behind it, and ``.kernel()`` the kernel
-    itself, equal to the Flax initializer's draw. ``.draws`` holds its cached draws.
+    Controls: ``.fan_in`` (1 to 4096, the slider steps through ``LADDER``), ``.fan_out``
+    (1 to 1024), ``.initializer`` (a registry name), ``.seed`` (0 to 2**32 - 1); ``canvas``
+    as in :mod:`initcourse.canvas`. ``.readout`` reads like ``std measured 0.1260 · theory
+    0.1250 = 1/√64 · Var(y) ...``; ``.stats`` holds the :class:`KernelStats` behind it,
+    ``.kernel()`` the kernel (Flax's draw), ``.draws`` the draws it keeps.
     """
 
     css = "initcourse-fan-in-explorer"

@@ -46,7 +46,7 @@ from initcourse import _validate
 from initcourse.figures import log_limits, nice_up, style  # the axis helpers, for explorers
 from initcourse.propagation import release_memory
 
-__all__ = ["CANVASES", "Explorer", "FigureView", "log_limits", "nice_up"]
+__all__ = ["CANVASES", "Explorer", "FigureView", "kept", "log_limits", "nice_up"]
 
 #: The figure views: ``"auto"`` picks ipympl in a kernel that has it, else ``"image"``.
 CANVASES = ("auto", "ipympl", "image")
@@ -60,6 +60,17 @@ def _ipympl_in_kernel() -> bool:
     except ImportError:
         return False
     return getattr(get_ipython(), "kernel", None) is not None
+
+
+def kept(cache: OrderedDict, key, make, keep: int):
+    """``cache[key]``, made by ``make()`` if missing; ``cache`` keeps the ``keep`` most
+    recently used entries (an explorer's caches are bounded this way)."""
+    if key not in cache:
+        cache[key] = make()
+        while len(cache) > keep:
+            cache.popitem(last=False)
+    cache.move_to_end(key)
+    return cache[key]
 
 
 class FigureView:

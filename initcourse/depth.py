@@ -15,7 +15,7 @@ from ipywidgets import HBox
 from matplotlib.figure import Figure
 
 from initcourse import _validate
-from initcourse.canvas import Explorer
+from initcourse.canvas import Explorer, kept
 from initcourse.controls import STYLE, WIDE, Dropdown, IntSlider, IntText, LadderSlider
 from initcourse.figures import PALETTE, log_limits, style
 from initcourse.initializers import INITIALIZERS, resolve
@@ -140,13 +140,10 @@ class DepthExplorer(Explorer):
                                                  batch=DEPTH_BATCH, seed=seed)
         stats = LayerStats(forward, backward, initializer, activation, depth, width,
                            DEPTH_BATCH, seed)
-        key = (initializer, activation, depth, width)
-        if key not in self._theory:
-            self._theory[key] = predicted_stats(initializer, activation, depth, width)
-            while len(self._theory) > 64:  # a loop over layers in Python: keep the last 64
-                self._theory.popitem(last=False)
+        theory = kept(self._theory, (initializer, activation, depth, width),
+                      lambda: predicted_stats(initializer, activation, depth, width), keep=64)
         forward_regime, backward_regime = classify_regime(forward), classify_regime(backward[::-1])
-        return DepthState(stats, self._theory[key], forward_regime, backward_regime,
+        return DepthState(stats, theory, forward_regime, backward_regime,
                           combined_regime(forward_regime, backward_regime))
 
     def draw(self, state: DepthState):

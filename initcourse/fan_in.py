@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
 
 from initcourse import _validate
-from initcourse.canvas import Explorer
+from initcourse.canvas import Explorer, kept
 from initcourse.controls import STYLE, WIDE, Dropdown, IntText, LadderSlider
 from initcourse.figures import PALETTE, nice_up, style
 from initcourse.initializers import FAMILIES, INITIALIZERS, TRUNCATED_NORMAL_STD, spec, unit_draw
@@ -71,15 +71,6 @@ class KernelDraws:
         self._flat: OrderedDict = OrderedDict()
         self._orthogonal: OrderedDict = OrderedDict()
 
-    @staticmethod
-    def _kept(cache: OrderedDict, key, make, keep: int = KEEP):
-        if key not in cache:
-            cache[key] = make()
-            while len(cache) > keep:
-                cache.popitem(last=False)
-        cache.move_to_end(key)
-        return cache[key]
-
     def flat(self, family: str, seed: int):
         """``(values, block_sum, block_sum_sq)`` of the flat draw of ``family`` for ``seed``."""
         def make():
@@ -87,7 +78,7 @@ class KernelDraws:
             blocks = values.reshape(-1, _BLOCK).astype(np.float64)
             sums = [np.concatenate([[0.0], np.cumsum(b.sum(axis=1))]) for b in (blocks, blocks**2)]
             return values.reshape(-1), *sums
-        return self._kept(self._flat, (family, seed), make)
+        return kept(self._flat, (family, seed), make, self.KEEP)
 
     def orthogonal(self, fan_in: int, fan_out: int, seed: int) -> np.ndarray:
         """Flax's ``orthogonal()`` kernel: QR of a normal (max, min) draw, signs by diag(R)."""
@@ -97,7 +88,7 @@ class KernelDraws:
             q, r = np.linalg.qr(normal.astype(np.float64))
             q = q * np.sign(np.diag(r))
             return q.T if fan_in < fan_out else q
-        return self._kept(self._orthogonal, (fan_in, fan_out, seed), make)
+        return kept(self._orthogonal, (fan_in, fan_out, seed), make, self.KEEP)
 
     def kernel(self, name: str, fan_in: int, fan_out: int, seed: int) -> np.ndarray:
         """The ``(fan_in, fan_out)`` float32 kernel Flax draws for ``name`` and ``seed``
@@ -245,7 +236,7 @@ class FanInExplorer(Explorer):
     def _std_curve(self, name: str, fan_out: int) -> np.ndarray:
         """The theory at every fan_in of the grid (kept for the last 16 pairs)."""
         entry = spec(name)
-        return KernelDraws._kept(self._curves, (name, fan_out), lambda: np.array(
+        return kept(self._curves, (name, fan_out), lambda: np.array(
             [entry.std(int(f), fan_out) for f in _FAN_GRID]), keep=16)
 
     def draw(self, s: KernelStats):

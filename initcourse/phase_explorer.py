@@ -17,6 +17,7 @@ Moving a slider never recompiles: the stack is drawn once (per seed) at unit sca
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import ipywidgets as widgets
@@ -176,7 +177,7 @@ class PhaseExplorer(canvas.Explorer):
         self.state: PhaseState | None = None
         self._stack: PairStack | None = None
         self._diagrams: dict[str, tuple] = {}
-        self._theory: dict[tuple, tuple] = {}
+        self._theory: OrderedDict = OrderedDict()
         self._build_figure()
         rows = [widgets.HBox([self.activation, self.seed]),
                 widgets.HBox([self.sigma_w2, self.sigma_b2]), self.depth]
@@ -192,10 +193,7 @@ class PhaseExplorer(canvas.Explorer):
 
     def compute(self, activation, sigma_w2, sigma_b2, depth, seed) -> PhaseState:
         key = (activation, sigma_w2, sigma_b2)
-        theory = self._theory.pop(key, None) or phase_theory(*key)
-        self._theory[key] = theory  # most recent last; a few hundred small entries at most
-        while len(self._theory) > 256:
-            del self._theory[next(iter(self._theory))]
+        theory = canvas.kept(self._theory, key, lambda: phase_theory(*key), keep=256)
         return phase_state(activation, sigma_w2, sigma_b2, depth, stack=self._stack_for(seed),
                            theory=theory)
 

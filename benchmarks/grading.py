@@ -12,8 +12,13 @@ solve only in markdown), grades them in one run of the command, and prints::
 
 ``overhead_ratio`` is the wall time per submission divided by the time of the check alone,
 in this process, on the same functions (the mean over the class's non-hostile submissions,
-each solution timed once after a warm-up, weighted by how often it occurs in the class).
-The time per submission falls with ``--jobs``; the check alone runs one at a time.
+each solution timed once after a warm-up, weighted by how often it occurs in the class),
+measured just before the grading run (and again just after, printed to compare: the
+machine's load moves). The time per submission falls with ``--jobs``; the check alone runs
+one at a time. The line is printed even when some rows are ``grading-error`` (their count
+is printed above it), with the load averages and the mean time per submission in each
+phase (waiting for the warm-up, starting its process, its cells, the checks, the calls
+through the proxies, and the time inside the notebook's functions).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import argparse
 import collections
 import csv
 import inspect
+import json
 import os
 import re
 import subprocess
@@ -93,34 +99,62 @@ def check_alone(made, seed: int) -> float:
     return sum(timed) / len(timed)
 
 
+def _load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _split(path: Path, count: int) -> str:
+    """Mean seconds per submission in each phase (from the grader's timings file)."""
+    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    if not rows:
+        return "no timings recorded"
+    names = ["prepare", "start", "cells", "checks", "calls", "in_functions", "total"]
+    means = {n: sum(r.get(n, 0.0) for r in rows) / len(rows) for n in names}
+    return (f"{len(rows)} submissions timed; mean s per submission: "
+            + " ".join(f"{n}={means[n]:.2f}" for n in names))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-sandbox", action="store_true")
+    parser.add_argument("--no-zygote", action="store_true",
+                        help="a fresh sandbox and Python per submission (to compare)")
     args = parser.parse_args()
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     with tempfile.TemporaryDirectory(prefix="initcourse-bench-") as tmp:
         folder = Path(tmp) / "class"
         folder.mkdir()
         made = write_class(folder, args.count)
+        load_before = _load()
+        alone = check_alone(made, seed=1)
+        timings = Path(tmp) / "timings.jsonl"
         command = [sys.executable, "-m", "initcourse", "grade", str(folder), "--out",
                    str(Path(tmp) / "grades.csv"), "--jobs", str(args.jobs), "--seed", "1"]
-        if args.no_sandbox:
-            command.append("--no-sandbox")
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        command += ["--no-sandbox"] * args.no_sandbox + ["--no-zygote"] * args.no_zygote
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "INITCOURSE_GRADING_TIMINGS": str(timings)}
+        load_start = _load()
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - start
-        if done.returncode != 0:
+        load_end = _load()
+        if done.returncode not in (0, 1):  # 1: some rows are grading-error (counted below)
             sys.exit(f"grading failed ({done.returncode}): {done.stderr[-2000:]}")
         with open(Path(tmp) / "grades.csv", newline="") as handle:
             statuses = collections.Counter(row["status"] for row in csv.DictReader(handle))
-        alone = check_alone(made, seed=1)
+        split = _split(timings, args.count)
+        alone_after = check_alone(made, seed=1)
     per = wall / args.count
+    mode = "off" if args.no_sandbox else "on, " + ("fresh per submission" if args.no_zygote
+                                                  else "forked from one zygote")
     print(f"  statuses: {dict(sorted(statuses.items()))}")
-    print(f"  check alone in-process: {alone:.2f} s per submission; jobs={args.jobs}; "
-          f"sandbox={'off' if args.no_sandbox else 'on'}")
+    print(f"  grading-error rows: {statuses.get('grading-error', 0)}")
+    print(f"  check alone in-process: {alone:.2f} s per submission before grading, "
+          f"{alone_after:.2f} s after; jobs={args.jobs}; sandbox={mode}")
+    print(f"  load average (1/5/15 min): before the check alone {load_before}; grading "
+          f"started at {load_start}, ended at {load_end}")
+    print(f"  where the time went: {split}")
     print(f"grading: submissions={args.count} wall_s={wall:.1f} per_submission_s={per:.2f} "
           f"overhead_ratio={per / alone:.2f}")
 

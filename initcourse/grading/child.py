@@ -106,25 +106,37 @@ def _signature(fn) -> list | None:
 
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    in_fd, out_fd, settings = int(argv[0]), int(argv[1]), json.loads(argv[2])
     _die_with_parent()
+    if argv[0] == "zygote":  # see initcourse.grading.zygote
+        control_fd, settings = int(argv[1]), json.loads(argv[2])
+        shell = _load(settings)
+        from initcourse.grading import zygote
+
+        zygote.serve(control_fd, lambda in_fd, out_fd, more: _run(
+            in_fd, out_fd, {**settings, **more}, shell))
+        return
+    in_fd, out_fd, settings = int(argv[0]), int(argv[1]), json.loads(argv[2])
     if settings.get("uid") is not None and os.getuid() == 0:
         _drop_privileges(settings["uid"])
+    _limits(settings)
+    _run(in_fd, out_fd, settings, _load(settings))
+
+
+def _limits(settings: dict) -> None:
     _limit(resource.RLIMIT_CORE, 0)
     _limit(resource.RLIMIT_NPROC, settings["processes"])
     _limit(resource.RLIMIT_CPU, settings["cpu_s"], grace=5)  # SIGXCPU first, then SIGKILL
     _limit(resource.RLIMIT_FSIZE, settings["file_bytes"])
+
+
+def _load(settings: dict):
+    """Import what learners' notebooks import anyway, with the answer keys stubbed and the
+    checks replaced; the IPython shell the cells will run in. No JAX backend is started."""
     if sys.path and os.path.dirname(os.path.abspath(__file__)) == os.path.abspath(sys.path[0]):
         del sys.path[0]  # this script's folder: not a place to import from
     if any(name.startswith("initcourse") for name in sys.modules):
         raise RuntimeError("initcourse was imported before the answer-key stub was in place")
     sys.meta_path.insert(0, _AnswerKeyHook(settings["stub"]))
-    # A process the submission forks cannot speak for it: the channel stays with this one.
-    os.register_at_fork(after_in_child=lambda: (_close(in_fd), _close(out_fd)))
-    os.makedirs(os.environ["HOME"], exist_ok=True)
-    os.chdir(settings["workdir"])
-
-    # What learners' notebooks import anyway, loaded before the address-space limit.
     import jax  # noqa: F401
     import jax.numpy  # noqa: F401
     import numpy  # noqa: F401
@@ -133,12 +145,7 @@ def main(argv=None) -> None:
     from traitlets.config import Config
 
     import initcourse
-    from initcourse.grading import protocol, warmup
-
-    if settings.get("jax_cache"):
-        for key, value in warmup.cache_settings(settings["jax_cache"], write=False).items():
-            jax.config.update(key, value)
-    jax.numpy.zeros(1).block_until_ready()  # start JAX's backend before the clock runs
+    from initcourse.grading import protocol, warmup  # noqa: F401
 
     for name in CHECKS:
         try:
@@ -154,6 +161,25 @@ def main(argv=None) -> None:
     # A cell that runs out of memory: free what it holds before anything else (IPython's own
     # traceback printing needs memory too, and fails in odd ways without it).
     shell.set_custom_exc((MemoryError,), _out_of_memory)
+    return shell
+
+
+def _run(in_fd: int, out_fd: int, settings: dict, shell) -> None:
+    """Start JAX's backend, run the cells that arrive on ``in_fd``, then serve calls."""
+    import jax
+
+    from initcourse.grading import protocol, warmup
+
+    if "zygote" in settings:  # a fresh fork: its own limits (it runs as its own user now)
+        _limits(settings)
+    # A process the submission forks cannot speak for it: the channel stays with this one.
+    os.register_at_fork(after_in_child=lambda: (_close(in_fd), _close(out_fd)))
+    os.makedirs(os.environ["HOME"], exist_ok=True)
+    os.chdir(settings["workdir"])
+    if settings.get("jax_cache"):
+        for key, value in warmup.cache_settings(settings["jax_cache"], write=False).items():
+            jax.config.update(key, value)
+    jax.numpy.zeros(1).block_until_ready()  # start JAX's backend before the clock runs
     if settings.get("memory_bytes"):
         _limit(resource.RLIMIT_AS, _address_space() + settings["memory_bytes"])
 

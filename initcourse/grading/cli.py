@@ -30,7 +30,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from initcourse.grading import grade, report, runner, sandbox, warmup
+from initcourse.grading import grade, report, runner, sandbox, warmup, zygote
 
 #: Bounds of the options (finite, and short of what would make a run pointless).
 TIMEOUT_MAX, CALL_TIMEOUT_MAX, JOBS_MAX, SEED_MAX = 86_400.0, 600.0, 256, 2**63 - 1
@@ -107,6 +107,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the run seed (default: a fresh one); the report records it")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run submissions without isolation (resource limits only)")
+    parser.add_argument("--no-zygote", action="store_true",
+                        help="start a fresh sandbox and Python for each submission instead of "
+                             "forking each from one sandbox that loaded JAX once (slower; "
+                             "the same isolation)")
     limits = sandbox.Limits()
     parser.add_argument("--memory", type=_size("--memory"), default=limits.memory_bytes,
                         help="memory each submission may use on top of Python, JAX and Flax "
@@ -172,9 +176,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"--out cannot be written: {exc}", file=stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="initcourse-jax-cache-") as cache:
+        zygotes = None
+        if not why_not and not args.no_zygote and not sandbox.zygote_problem():
+            zygotes = zygote.Shared(limits=limits, hide=settings.hide, jax_cache=cache)
         settings = grade.Settings(**{**settings.__dict__, "jax_cache": cache,
-                                     "prepare": _once(warmup.prepare, cache, seed)})
-        interrupted = _grade_all(submissions, settings, writer, args.jobs, stderr)
+                                     "prepare": _once(warmup.prepare, cache, seed),
+                                     "zygotes": zygotes})
+        try:
+            interrupted = _grade_all(submissions, settings, writer, args.jobs, stderr)
+        finally:
+            if zygotes is not None:
+                zygotes.close()
     sys.stdout, sys.stderr = stdout, stderr  # a check in a thread may have swapped them
     writer.finish()
     report.print_table(writer.grades, stdout)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ class Settings:
     jax_cache: str = ""
     #: Called (once per run, by whoever needs it first) before any submission's process starts.
     prepare: Callable[[], None] | None = None
+    #: The run's :class:`~initcourse.grading.zygote.Shared` zygote, or None: a fresh
+    #: sandbox for each submission.
+    zygotes: object = None
 
 
 class InvalidNotebook(Exception):
@@ -72,12 +76,14 @@ def code_cells(path: Path) -> list[str]:
 
 
 def grade_notebook(path: Path, name: str, settings: Settings) -> list[report.Grade]:
-    """The report's rows for one submission (one per exercise it defines)."""
-    start = time.monotonic()
+    """The report's rows for one submission (one per exercise it defines). A row's
+    ``runtime_s`` is the time since the previous row's: the first row holds the start of
+    the submission's process and its cells, each further row its own check."""
+    clock = _Clock()
 
     def row(status, detail="", exercise="-", passed=False, mistakes=()):
-        return report.Grade(name, exercise, status, passed, tuple(mistakes),
-                            time.monotonic() - start, detail)
+        return report.Grade(name, exercise, status, passed, tuple(mistakes), clock.lap(),
+                            detail)
 
     try:
         cells = code_cells(path)
@@ -85,14 +91,22 @@ def grade_notebook(path: Path, name: str, settings: Settings) -> list[report.Gra
         return [row("invalid-notebook", str(exc))]
     if settings.prepare is not None:
         settings.prepare()
-    process = runner.SubmissionProcess(sandboxed=settings.sandboxed, limits=settings.limits,
-                                       hide=settings.hide, jax_cache=settings.jax_cache)
+    clock.phase("prepare")
+    zygote = settings.zygotes.get() if settings.zygotes is not None else None
+    try:
+        process = runner.SubmissionProcess(
+            sandboxed=settings.sandboxed, limits=settings.limits, hide=settings.hide,
+            jax_cache=settings.jax_cache, zygote=zygote)
+    except runner.SubmissionGone as exc:
+        return [row("grading-error", f"the submission's process could not start: {exc}")]
     try:
         try:
             process.start()
         except (runner.SubmissionGone, TimeoutError) as exc:
-            return [row("grading-error", f"the grading process could not start: {exc}")]
+            return [row("grading-error", f"the submission's process could not start: {exc}")]
+        clock.phase("start")
         done = _run_cells(process, cells, settings.timeout)
+        clock.phase("cells")
         if isinstance(done, str):
             process.ending()  # notes a CPU time limit
             return [row(process.stopped_for or "execution-error", done)]
@@ -107,6 +121,7 @@ def grade_notebook(path: Path, name: str, settings: Settings) -> list[report.Gra
         rows = []
         for exercise in (e for e in CHECKS if e in found):
             outcome = _check(process, exercise, found[exercise], settings)
+            clock.phase("checks")
             if isinstance(outcome, GradingError):
                 rows.append(row("grading-error", str(outcome), exercise))
                 continue
@@ -118,6 +133,36 @@ def grade_notebook(path: Path, name: str, settings: Settings) -> list[report.Gra
         return rows
     finally:
         process.close()
+        clock.record(name, process)
+
+
+class _Clock:
+    """Times of one submission's grading: laps for its rows, and (for the benchmark, when
+    ``INITCOURSE_GRADING_TIMINGS`` names a file) where the time went."""
+
+    def __init__(self):
+        self.start = self._row = self._phase = time.monotonic()
+        self.phases: dict[str, float] = {}
+
+    def lap(self) -> float:
+        now = time.monotonic()
+        seconds, self._row = now - self._row, now
+        return seconds
+
+    def phase(self, name: str) -> None:
+        now = time.monotonic()
+        self.phases[name] = self.phases.get(name, 0.0) + now - self._phase
+        self._phase = now
+
+    def record(self, name: str, process: runner.SubmissionProcess) -> None:
+        target = os.environ.get("INITCOURSE_GRADING_TIMINGS")
+        if target:
+            data = {"file": name, **self.phases, "calls": process.call_seconds,
+                    "in_functions": process.function_seconds,
+                    "total": time.monotonic() - self.start}
+            with open(target, "a") as handle:
+                handle.write(json.dumps({k: v if k == "file" else round(v, 3)
+                                         for k, v in data.items()}) + "\n")
 
 
 def _run_cells(process: runner.SubmissionProcess, cells: list[str], timeout: float):

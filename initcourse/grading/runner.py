@@ -10,7 +10,6 @@ raises :class:`TimeoutError`, as does every later call.
 
 from __future__ import annotations
 
-import inspect
 import os
 import select
 import shutil
@@ -20,13 +19,13 @@ import tempfile
 import threading
 import time
 
-from initcourse.grading import protocol, sandbox
+from initcourse.grading import procs, protocol, sandbox
+from initcourse.grading.proxy import FIRST_CALL_FACTOR, Proxy
+
+__all__ = ["FIRST_CALL_FACTOR", "Proxy", "SubmissionGone", "SubmissionProcess", "kill_all", "live_count"]
 
 #: Seconds the submission's process may take to start (load Python, JAX and Flax).
 START_TIMEOUT = 180.0
-#: The first call of each function may take this many times the per-call limit: it loads
-#: (or compiles) JAX's code for the hidden inputs, which the check's own process already has.
-FIRST_CALL_FACTOR = 3
 #: A call's limit is on CPU time; the clock allows this many times more (a call that only
 #: sleeps, or waits for a core on a busy machine).
 WALL_FACTOR = 4
@@ -69,16 +68,16 @@ class SubmissionProcess:
     _uids = iter(range(10**9))
     _uid_lock = threading.Lock()
 
-    def __init__(self, *, sandboxed: bool, limits: sandbox.Limits, hide=(), jax_cache=""):
+    def __init__(self, *, sandboxed: bool, limits: sandbox.Limits, hide=(), jax_cache="",
+                 zygote=None):
         self.limits = limits
         self.stopped_for = ""  # "time-limit", "output-limit", ... once stopped for a limit
         self.output_bytes = 0
         self.stderr_tail = b""
+        self.call_seconds = self.function_seconds = 0.0  # for the benchmark's figures
         self._lock = threading.Lock()
         self._dead = False
         self._workdir = tempfile.mkdtemp(prefix="initcourse-grade-")
-        to_child, self._to_child = os.pipe()
-        self._from_child, from_child = os.pipe()
         with self._uid_lock:
             uid = sandbox.FIRST_UID + next(self._uids) % 2000
         workdir = "/tmp" if sandboxed else self._workdir
@@ -90,11 +89,31 @@ class SubmissionProcess:
             "stub": str(sandbox.package_folder() / "grading" / "answer_key_stub.py"),
             "jax_cache": jax_cache,
         }
+        if zygote is not None:
+            self._fork(zygote, {**settings, "zygote": True, "tmp_bytes": limits.file_bytes * 4})
+        else:
+            self._spawn(sandboxed, settings, hide)
+        with _LIVE_LOCK:
+            _LIVE.add(self)
+            if _CLOSING.is_set():
+                self.kill("")
+        self._drains = [threading.Thread(target=self._drain, args=(stream, name), daemon=True)
+                        for stream, name in ((self._stdout, "stdout"),
+                                             (self._stderr, "stderr"))]
+        self._drains.append(threading.Thread(target=self._watch_processes, daemon=True))
+        for thread in self._drains:
+            thread.start()
+
+    def _spawn(self, sandboxed: bool, settings: dict, hide) -> None:
+        """A fresh process (in a sandbox of its own, or not) for this submission."""
+        to_child, self._to_child = os.pipe()
+        self._from_child, from_child = os.pipe()
         command = sandbox.child_command(to_child, from_child, settings)
-        env = sandbox.child_environment(os.path.join(workdir, "home"))
+        env = sandbox.child_environment(os.path.join(settings["workdir"], "home"))
         if sandboxed:
+            jax_cache = settings["jax_cache"]
             command = sandbox.bwrap_command(command, stub=settings["stub"], hide=hide,
-                                            limits=limits, env=env,
+                                            limits=self.limits, env=env,
                                             read_only=[jax_cache] if jax_cache else [])
         try:
             self.process = subprocess.Popen(
@@ -104,22 +123,25 @@ class SubmissionProcess:
         finally:
             os.close(to_child)
             os.close(from_child)
-        with _LIVE_LOCK:
-            _LIVE.add(self)
-            if _CLOSING.is_set():
-                self.kill("")
-        self._drains = [threading.Thread(target=self._drain, args=(stream, name), daemon=True)
-                        for stream, name in ((self.process.stdout, "stdout"),
-                                             (self.process.stderr, "stderr"))]
-        self._drains.append(threading.Thread(target=self._watch_processes, daemon=True))
-        for thread in self._drains:
-            thread.start()
+        self._stdout, self._stderr = self.process.stdout, self.process.stderr
+
+    def _fork(self, zygote, settings: dict) -> None:
+        """A process forked for this submission by the run's zygote."""
+        from initcourse.grading.zygote import ForkedProcess
+
+        try:
+            self._to_child, self._from_child, stdout, stderr, status = zygote.fork(settings)
+        except OSError as exc:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            raise SubmissionGone(f"the grading sandbox ended ({exc})") from None
+        self._stdout, self._stderr = open(stdout, "rb"), open(stderr, "rb")
+        self.process = ForkedProcess(status, zygote, time.monotonic() + START_TIMEOUT)
 
     def _process_limit(self, sandboxed: bool) -> int:
         if sandboxed or os.getuid() == 0:
             return self.limits.processes
         # Without a sandbox the count is the user's: what they run already, plus the limit.
-        return _tasks_of(os.getuid()) + self.limits.processes
+        return procs.tasks_of(os.getuid()) + self.limits.processes
 
     def _drain(self, stream, name: str) -> None:
         while chunk := stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536):
@@ -136,7 +158,7 @@ class SubmissionProcess:
         # just under the limit, which no ordinary submission comes near.
         threshold = max(self.limits.processes * 3 // 4, self.limits.processes - 64)
         while not self._dead and self.process.poll() is None:
-            if _tasks_under(self.process.pid) >= threshold:
+            if self.process.pid and procs.tasks_under(self.process.pid) >= threshold:
                 self.kill("process-limit")
                 return
             time.sleep(0.25)
@@ -161,6 +183,9 @@ class SubmissionProcess:
             raise SubmissionGone(self.ending("it stopped reading")) from None
 
     def start(self) -> None:
+        if self.process.pid is None:
+            self.kill("")
+            raise SubmissionGone("the submission's process did not start")
         header, _ = self.receive(time.monotonic() + START_TIMEOUT)
         if header.get("op") != "ready":
             raise SubmissionGone("the submission's process did not start")
@@ -195,6 +220,7 @@ class SubmissionProcess:
                     raise TimeoutError("an earlier call ran past the time limit and the "
                                        "submission's process was stopped")
                 raise SubmissionGone(self.ending())
+            started = time.monotonic()
             blobs: list = []
             header = {"op": "call", "id": os.urandom(8).hex(), "name": name,
                       "args": protocol.encode(tuple(args), blobs),
@@ -208,6 +234,9 @@ class SubmissionProcess:
             except TimeoutError:
                 self.kill("")
                 raise SubmissionGone("the submission's answer stopped halfway") from None
+            self.call_seconds += time.monotonic() - started
+            if isinstance(reply.get("seconds"), float):  # the submission's word: figures only
+                self.function_seconds += reply["seconds"]
             try:
                 if reply.get("id") != header["id"]:
                     raise protocol.ProtocolError("an answer to another call")
@@ -232,11 +261,11 @@ class SubmissionProcess:
         core, and that is not the submission's fault; a loop that never ends still uses
         CPU time and is stopped, and one that only sleeps meets the clock's limit.
         """
-        start_cpu, start = _cpu_seconds(self.process.pid), time.monotonic()
+        start_cpu, start = procs.cpu_seconds(self.process.pid), time.monotonic()
         while True:
             if select.select([self._from_child], [], [], 0.1)[0]:
                 return True
-            used = _cpu_seconds(self.process.pid) - start_cpu
+            used = procs.cpu_seconds(self.process.pid) - start_cpu
             if used > timeout or time.monotonic() - start > timeout * WALL_FACTOR:
                 return False
 
@@ -254,6 +283,9 @@ class SubmissionProcess:
         if reason and not self.stopped_for and not self._dead:
             self.stopped_for = reason
         self._dead = True
+        if not isinstance(self.process, subprocess.Popen):
+            self.process.kill()
+            return
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -273,105 +305,10 @@ class SubmissionProcess:
                 os.close(fd)
             except OSError:
                 pass
+        if not isinstance(self.process, subprocess.Popen):
+            self.process.close()
+            self._stdout.close()
+            self._stderr.close()
         shutil.rmtree(self._workdir, ignore_errors=True)
         with _LIVE_LOCK:
             _LIVE.discard(self)
-
-
-class Proxy:
-    """Stands for the notebook's function ``name``: calling it calls that function in the
-    submission's process, at most ``timeout`` seconds per call."""
-
-    def __init__(self, process: SubmissionProcess, name: str, signature, timeout: float):
-        self._process, self._timeout = process, timeout
-        self.__name__ = self.__qualname__ = name
-        self.calls = 0
-        built = _signature(signature)
-        if built is not None:
-            self.__signature__ = built
-
-    def __call__(self, *args, **kwargs):
-        self.calls += 1
-        timeout = self._timeout * (FIRST_CALL_FACTOR if self.calls == 1 else 1)
-        return self._process.call(self.__name__, args, kwargs, timeout)
-
-    def __repr__(self) -> str:
-        return f"<the submission's {self.__name__}>"
-
-
-class _Default:
-    def __init__(self, text: str):
-        self.text = text
-
-    def __repr__(self) -> str:
-        return self.text
-
-
-def _signature(data):
-    """The learner's function's signature, rebuilt from its description (or None)."""
-    if not isinstance(data, list):
-        return None
-    try:
-        kinds = type(inspect.Parameter.POSITIONAL_ONLY)
-        params = [inspect.Parameter(str(name), kinds(int(kind)),
-                                    default=_Default(str(text)) if has else inspect.Parameter.empty)
-                  for name, kind, has, text in data]
-        return inspect.Signature(params)
-    except (TypeError, ValueError):
-        return None
-
-
-def _tasks_under(pid: int) -> int:
-    """Processes and threads in the tree of processes under ``pid`` (``pid`` excluded)."""
-    count, todo = 0, [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            tids = os.listdir(f"/proc/{parent}/task")
-        except OSError:
-            continue
-        count += len(tids) if parent != pid else 0
-        for tid in tids:
-            try:
-                with open(f"/proc/{parent}/task/{tid}/children") as handle:
-                    todo.extend(int(c) for c in handle.read().split())
-            except (OSError, ValueError):
-                pass
-    return count
-
-
-def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of the processes under ``pid``, in seconds."""
-    ticks, todo = 0, [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            with open(f"/proc/{parent}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-            tids = os.listdir(f"/proc/{parent}/task")
-        except (OSError, ValueError, IndexError):
-            continue
-        for tid in tids:
-            try:
-                with open(f"/proc/{parent}/task/{tid}/children") as handle:
-                    todo.extend(int(c) for c in handle.read().split())
-            except (OSError, ValueError):
-                pass
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _tasks_of(uid: int) -> int:
-    """How many processes and threads ``uid`` runs now."""
-    count = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/status") as handle:
-                    status = handle.read()
-            except OSError:
-                continue
-            fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
-            if fields.get("Uid", "").split()[:1] == [str(uid)]:
-                count += int(fields.get("Threads", "1"))
-    return count

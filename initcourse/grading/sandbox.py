@@ -95,9 +95,18 @@ def child_command(in_fd: int, out_fd: int, settings: dict) -> list[str]:
     return [sys.executable, "-B", str(script), str(in_fd), str(out_fd), json.dumps(settings)]
 
 
+def zygote_problem() -> str:
+    """Why submissions cannot be forked from one zygote here (see
+    :mod:`initcourse.grading.zygote`), or ``""``."""
+    if os.getuid() != 0:
+        return "only root can give each submission a user of its own"
+    return sandbox_problem()
+
+
 def child_environment(home: str) -> dict[str, str]:
     """The whole environment of a submission's process: nothing of the instructor's."""
     return {
+        "OPENBLAS_NUM_THREADS": "1",  # no thread pool in a process that forks (a zygote)
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": home,
         "TMPDIR": home,
@@ -133,9 +142,11 @@ def _shown_again() -> list[str]:
 
 
 def bwrap_command(command: list[str], *, stub: str, hide, limits: Limits,
-                  env: dict[str, str], read_only=()) -> list[str]:
+                  env: dict[str, str], read_only=(), zygote: bool = False) -> list[str]:
     """``command`` wrapped in the sandbox described in this module's docstring, with the
-    environment ``env`` and nothing else."""
+    environment ``env`` and nothing else. A ``zygote`` (see :mod:`initcourse.grading.zygote`)
+    keeps the privileges it needs to give each submission namespaces and a user of its own
+    (only root has them; every submission's process gives them up before its code runs)."""
     args = [bwrap_path(), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--die-with-parent", "--new-session", "--clearenv", "--chdir", "/"]
@@ -160,6 +171,8 @@ def bwrap_command(command: list[str], *, stub: str, hide, limits: Limits,
     if os.getuid() == 0:
         # Root's limits on processes do not hold for root: the child drops to another user.
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        if zygote:
+            args += ["--cap-add", "CAP_SYS_ADMIN"]
     return args + ["--", *command]
 
 

@@ -223,17 +223,36 @@ def test_a_notebook_with_both_exercises_gets_a_row_for_each(tmp_path):
     return jax.random.truncated_normal(key, -2, 2, shape, dtype) * std'''
     book = new_notebook(cells=[new_code_cell(c) for c in [*source, initializer]])
     nbformat.write(book, tmp_path / "both.ipynb")
+    # Right values, but from Flax's own initializer: the check says calls-flax in-process,
+    # and through the grader too (the submission's process says which code the call ran).
+    delegates = ("def lecun_normal_init(key, shape, dtype=jnp.float32):\n"
+                 "    return nn.initializers.lecun_normal()(key, shape, dtype)")
+    book = new_notebook(cells=[new_code_cell(c) for c in [*source, delegates]])
+    nbformat.write(book, tmp_path / "delegates.ipynb")
     done = subprocess.run(
-        [sys.executable, "-m", "initcourse", "grade", "both.ipynb", "--out", "r.csv",
-         "--seed", "3"], cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=900)
-    rows = [(r["exercise"], r["status"]) for r in csv.DictReader((tmp_path / "r.csv").open())]
+        [sys.executable, "-m", "initcourse", "grade", "both.ipynb", "delegates.ipynb",
+         "--out", "r.csv", "--seed", "3"],
+        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=900)
+    rows = {(r["file"], r["exercise"]): (r["status"], r["mistakes"])
+            for r in csv.DictReader((tmp_path / "r.csv").open())}
     if hasattr(initcourse, "check_initializer"):
         assert done.returncode == 0, done.stderr[-2000:]
-        assert rows == [("solve", "passed"), ("lecun_normal_init", "passed")]
+        assert rows == {("both.ipynb", "solve"): ("passed", ""),
+                        ("both.ipynb", "lecun_normal_init"): ("passed", ""),
+                        ("delegates.ipynb", "solve"): ("passed", ""),
+                        ("delegates.ipynb", "lecun_normal_init"): ("failed", "calls-flax")}
+        import jax.numpy as jnp
+        from flax import linen as nn
+
+        in_process = initcourse.check_initializer(
+            lambda key, shape, dtype=jnp.float32: nn.initializers.lecun_normal()(key, shape,
+                                                                                dtype))
+        assert list(in_process.mistakes) == ["calls-flax"]
     else:
         assert done.returncode == 1
-        assert rows == [("solve", "passed"), ("lecun_normal_init", "grading-error")]
-        assert "grading itself failed for 1 row(s)" in done.stderr
+        assert rows[("both.ipynb", "solve")] == ("passed", "")
+        assert rows[("both.ipynb", "lecun_normal_init")][0] == "grading-error"
+        assert "grading itself failed for 2 row(s)" in done.stderr
 
 
 def test_where_the_sandbox_cannot_start_the_report_and_terminal_say_so(tmp_path, capsys,

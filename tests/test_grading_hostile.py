@@ -87,6 +87,8 @@ EXPECTED = {
     "network": ("solve", "passed", "yes", ""),
     "reads_reference": ("solve", "failed", "no", "FileNotFoundError"),
     "reads_secrets": ("solve", "passed", "yes", ""),
+    "submission_a_leaves_traces": ("solve", "passed", "yes", ""),
+    "submission_b_finds_traces": ("solve", "passed", "yes", ""),
 }
 
 
@@ -139,6 +141,40 @@ for path in glob.glob("*") + glob.glob(os.path.expanduser("~/*")):
     exec(open({str(reference)!r}).read(), namespace)
     return namespace["solve"](seed, x, features)''',
               markdown="solve runs the reference, read from a file it cannot reach.")
+    # Two submissions graded one after the other (or at once, with --jobs 2): what the first
+    # leaves behind (files in /tmp and /dev/shm, a process, an abstract socket) must not
+    # reach the second, which sees only its own processes and runs as another user.
+    _notebook(folder / "submission_a_leaves_traces.ipynb", IMPORTS, f'''import os, socket, time
+found = []
+for path in ("/tmp/trace-{SECRET}", "/dev/shm/trace-{SECRET}"):
+    with open(path, "w") as handle:
+        handle.write(str(os.getuid()))
+server = socket.socket(socket.AF_UNIX)
+server.bind("\\0trace-{SECRET}")
+server.listen(1)
+if os.fork() == 0:
+    time.sleep(600)
+    os._exit(0)''', SOLVE, markdown="Leaves files, a process and a socket behind.")
+    _notebook(folder / "submission_b_finds_traces.ipynb", IMPORTS, f'''import os, socket, time
+found = []
+for attempt in range(20):  # 10 s: the other submission may be running at the same time
+    for path in ("/tmp/trace-{SECRET}", "/dev/shm/trace-{SECRET}"):
+        if os.path.exists(path):
+            found.append(path)
+    client = socket.socket(socket.AF_UNIX)
+    try:
+        client.connect("\\0trace-{SECRET}")
+        found.append("the other submission's socket")
+    except OSError:
+        pass
+    client.close()
+    others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()
+              and os.stat(f"/proc/{{p}}").st_uid != os.getuid()]
+    if others:
+        found.append(f"processes of other users: {{others}}")
+    if found:
+        break
+    time.sleep(0.5)''', SOLVE, markdown="Looks for what another submission left behind.")
     _notebook(folder / "many_cells.ipynb", IMPORTS, "found = []",
               *[f"value_{i} = {i}" for i in range(4996)], SOLVE, "assert value_4995 == 4995")
     big = new_notebook(cells=[new_code_cell(IMPORTS), new_code_cell("found = []"),

@@ -75,6 +75,7 @@ class SubmissionProcess:
         self.output_bytes = 0
         self.stderr_tail = b""
         self.call_seconds = self.function_seconds = 0.0  # for the benchmark's figures
+        self.files: tuple[str, ...] = ()
         self._lock = threading.Lock()
         self._dead = False
         self._workdir = tempfile.mkdtemp(prefix="initcourse-grade-")
@@ -211,9 +212,10 @@ class SubmissionProcess:
         status = f"exit status {code}" if code is not None else "still running"
         return f"the submission's process ended ({status}{', ' + why if why else ''}){last}"
 
-    def call(self, name: str, args, kwargs, timeout: float):
+    def call(self, name: str, args, kwargs, timeout: float, *, watch: bool = False):
         """``name(*args, **kwargs)`` in the submission's process: its value, or its exception
-        raised here (rebuilt by type name and message)."""
+        raised here (rebuilt by type name and message). With ``watch``, ``self.files`` is then
+        what the process says were the source files of the code the call ran."""
         with self._lock:
             if self._dead:
                 if self.stopped_for == "time-limit":
@@ -222,7 +224,8 @@ class SubmissionProcess:
                 raise SubmissionGone(self.ending())
             started = time.monotonic()
             blobs: list = []
-            header = {"op": "call", "id": os.urandom(8).hex(), "name": name,
+            self.files = ()
+            header = {"op": "call", "id": os.urandom(8).hex(), "name": name, "watch": watch,
                       "args": protocol.encode(tuple(args), blobs),
                       "kwargs": protocol.encode(dict(kwargs), blobs)}
             self.send(header, blobs)
@@ -237,6 +240,9 @@ class SubmissionProcess:
             self.call_seconds += time.monotonic() - started
             if isinstance(reply.get("seconds"), float):  # the submission's word: figures only
                 self.function_seconds += reply["seconds"]
+            files = reply.get("files")
+            if watch and isinstance(files, list):  # its word too: see Proxy.__call__
+                self.files = tuple(str(f)[:4096] for f in files[:4096])
             try:
                 if reply.get("id") != header["id"]:
                     raise protocol.ProtocolError("an answer to another call")

@@ -58,3 +58,29 @@ def test_execution_still_stops_at_the_error(tmp_path):
                             resources={"metadata": {"path": str(tmp_path)}})
     with pytest.raises(CellExecutionError, match="NameError"):
         client.execute()
+
+
+def test_the_course_kernel_keeps_compiled_programs_for_the_next_kernel(tmp_path, monkeypatch):
+    # The kernel (started from this environment, as JupyterLab and nbval start it) stores
+    # what it compiles; a second kernel finds it there instead of compiling again.
+    cache = tmp_path / "jax-cache"
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(cache))  # a learner's own choice wins
+    source = ("import jax, jax.numpy as jnp\n"
+              "from jax._src import monitoring\n"
+              "hits = []\n"
+              "monitoring.register_event_listener("
+              "lambda event, **kw: hits.append(event) if 'cache_hits' in event else None)\n"
+              "print(float(jax.jit(lambda v: jnp.tanh(v) * 3.25)(jnp.ones(7)).sum()), len(hits))")
+    first = _run([source], tmp_path).cells[0].outputs[0].text
+    assert any(cache.rglob("*")), "the first kernel stored its compiled program"
+    second = _run([source], tmp_path).cells[0].outputs[0].text
+    assert first.split()[0] == second.split()[0]
+    assert first.split()[1] == "0" and int(second.split()[1]) >= 1, (first, second)
+
+
+def test_an_empty_cache_setting_turns_the_cache_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", "")
+    nb = _run(["import os, jax, jax.numpy as jnp\n"
+               "jax.jit(lambda v: v + 1)(jnp.ones(3)).block_until_ready()\n"
+               "print(repr(jax.config.jax_compilation_cache_dir))"], tmp_path)
+    assert nb.cells[0].outputs[0].text.strip() in ("''", "None")

@@ -16,7 +16,8 @@ Prints the figures, then one line:
 ``training: step_ratio=<n> explorer_overhead_ratio=<n> compiles_after_warmup=<n>``.
 Goals: step_ratio <= 1.15, explorer_overhead_ratio <= 1.3, 0 compilations.
 The shape is notebook 08's (30 ReLU layers of width 64, batch 128); medians of a few
-repeats, in one process, so that the ratios survive a busy machine.
+repeats, in one process, so that the ratios survive a busy machine; each ratio is also
+printed in CPU time (all threads of the process), which a busy machine disturbs less.
 """
 
 from __future__ import annotations
@@ -71,17 +72,23 @@ def bare_loop(seed: int, steps: int) -> float:
     tx, step = _bare_step()
     state = tx.init(params)
     step(params, state, order[0])[2].block_until_ready()  # warm, outside the timing
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for rows in order:
         params, state, loss = step(params, state, rows)
     loss.block_until_ready()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
+def timed(fn) -> tuple[float, float]:
+    """Wall and CPU seconds (all of this process's threads) of ``fn()``."""
+    start, cpu = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def median_ratio(numerator, denominator, which: int) -> float:
+    return (statistics.median(t[which] for t in numerator)
+            / statistics.median(t[which] for t in denominator))
 
 
 def main() -> None:
@@ -106,7 +113,7 @@ def main() -> None:
         train_s.append(timed(lambda s=seed, n=name: initcourse.train(
             n, **dict(common, learning_rate=0.01 * (s + 1)), seed=s)))
         bare_s.append(bare_loop(seed, STEPS))
-    step_ratio = statistics.median(train_s) / statistics.median(bare_s)
+    step_ratio, step_cpu_ratio = (median_ratio(train_s, bare_s, i) for i in (0, 1))
 
     runs = [{"initializer": "he_normal"}, {"initializer": "glorot_normal"}]
     direct_s, explorer_s = [], []
@@ -115,15 +122,21 @@ def main() -> None:
             [dict(r, seed=s) for r in runs], **common)))
         explorer.set(seed=seed)
         explorer_s.append(timed(explorer.train))
-    explorer_ratio = statistics.median(explorer_s) / statistics.median(direct_s)
+    explorer_ratio, explorer_cpu_ratio = (median_ratio(explorer_s, direct_s, i) for i in (0, 1))
     compiles = _COMPILES["count"] - before
 
     ms = 1000 / STEPS
-    print(f"train: {statistics.median(train_s) * ms:.2f} ms/step, bare loop "
-          f"{statistics.median(bare_s) * ms:.2f} ms/step ({STEPS} steps, depth {SHAPE['depth']}, "
-          f"width {SHAPE['width']}, batch {SHAPE['batch']})")
-    print(f"explorer: {statistics.median(explorer_s):.2f} s, train_runs: "
-          f"{statistics.median(direct_s):.2f} s for {len(runs)} runs of {STEPS} steps")
+    for label, which in (("wall", 0), ("CPU", 1)):
+        print(f"train: {statistics.median(t[which] for t in train_s) * ms:.2f} ms/step, bare loop "
+              f"{statistics.median(t[which] for t in bare_s) * ms:.2f} ms/step of {label} time "
+              f"({STEPS} steps, depth {SHAPE['depth']}, width {SHAPE['width']}, "
+              f"batch {SHAPE['batch']})")
+    for label, which in (("wall", 0), ("CPU", 1)):
+        print(f"explorer: {statistics.median(t[which] for t in explorer_s):.2f} s, train_runs: "
+              f"{statistics.median(t[which] for t in direct_s):.2f} s of {label} time for "
+              f"{len(runs)} runs of {STEPS} steps")
+    print(f"CPU-time ratios (less sensitive to a busy machine): step {step_cpu_ratio:.2f}, "
+          f"explorer overhead {explorer_cpu_ratio:.2f}")
     print(f"training: step_ratio={step_ratio:.2f} explorer_overhead_ratio={explorer_ratio:.2f} "
           f"compiles_after_warmup={compiles}")
 

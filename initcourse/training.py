@@ -57,7 +57,8 @@ class TrainHistory:
             (0 = at initialization, then every ``RECORD_EVERY`` steps).
         test_loss, test_accuracy_curve: ``(records,)`` on the test set.
         update_ratio: ``(records, depth)`` std of the last update / std of the kernel, per
-            hidden layer (NaN at step 0: no update yet).
+            hidden layer, at the record's step (NaN at step 0, no update yet, and once the
+            run has stopped).
         saturated: ``(records, depth)`` share of tanh outputs with ``|t| > 0.97`` (NaN for
             other activations).
         dead: ``(records, depth)`` share of ReLU units that output 0 for every test digit

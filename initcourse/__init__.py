@@ -30,6 +30,7 @@ from __future__ import annotations
 import importlib
 
 from initcourse.claims import ClaimError, claim
+from initcourse.edge import critical_line, edge_of_chaos
 from initcourse.gradients import GradientStats, gradient_stats
 from initcourse.initializers import (
     INITIALIZERS,
@@ -42,9 +43,7 @@ from initcourse.meanfield import (
     chi1,
     correlation_by_layer,
     correlation_map,
-    critical_line,
     depth_scales,
-    edge_of_chaos,
     fixed_point,
 )
 from initcourse.propagation import ACTIVATIONS, LayerStats, layer_stats, predicted_stats

@@ -25,7 +25,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from initcourse import _validate, canvas, controls, figures
+from initcourse import _validate, canvas, controls, edge, figures
 from initcourse import meanfield as mf
 from initcourse.activations import ACTIVATIONS
 from initcourse.correlation import PairStack
@@ -200,8 +200,8 @@ class PhaseExplorer(canvas.Explorer):
     def _diagram(self, activation: str):
         """The phase grid and the critical curve of ``activation`` (computed once)."""
         if activation not in self._diagrams:
-            grid = mf.phase_grid(activation, _DIAGRAM_W2, _DIAGRAM_B2)
-            curve = mf.critical_curve(activation, sigma_b2_max=SIGMA_B2_RANGE[1], points=80)
+            grid = edge.phase_grid(activation, _DIAGRAM_W2, _DIAGRAM_B2)
+            curve = edge.critical_curve(activation, sigma_b2_max=SIGMA_B2_RANGE[1], points=80)
             self._diagrams[activation] = (grid, curve)
         return self._diagrams[activation]
 

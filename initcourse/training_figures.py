@@ -1,5 +1,5 @@
 """Figures of training runs (:class:`initcourse.training.TrainHistory`), in the course's
-style (:mod:`initcourse.plots`). Each function returns a matplotlib ``Figure``; show it
+style (:mod:`initcourse.figures`). Each function returns a matplotlib ``Figure``; show it
 in a notebook with :func:`initcourse.figures.show`. Nothing changes matplotlib's global
 settings.
 """
@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from initcourse import _validate, plots
+from initcourse import _validate, figures
 
 LN10 = math.log(10.0)
 
@@ -63,12 +63,12 @@ def loss_curves(histories, *, title=None, top=3.0, smooth=10, ax=None):
     """
     groups = _by_label(histories)
     smooth = _validate.integral("smooth", smooth, minimum=1, maximum=1000)
-    with plots.style():
+    with figures.style():
         if ax is None:
             fig, ax = plt.subplots(figsize=(6.4, 3.4))
         else:
             fig = ax.figure
-        for color, (label, runs) in zip(plots.CYCLE, groups.items(), strict=False):
+        for color, (label, runs) in zip(figures.CYCLE, groups.items(), strict=False):
             for i, h in enumerate(runs):
                 steps = np.arange(h.loss.size)
                 ax.plot(steps, _smoothed(h.loss, smooth), color=color, linewidth=1.4, alpha=0.9,
@@ -76,7 +76,7 @@ def loss_curves(histories, *, title=None, top=3.0, smooth=10, ax=None):
                 if h.diverged_at is not None:
                     ax.plot([h.diverged_at], [top * 0.97], marker="x", ms=10, mew=2.5, color=color,
                             linestyle="none")
-        ax.axhline(LN10, color=plots.PALETTE["black"], linestyle="--", linewidth=1.2,
+        ax.axhline(LN10, color=figures.PALETTE["black"], linestyle="--", linewidth=1.2,
                    label="ln 10 (uniform guess)")
         ax.set_ylim(0.0, top)
         ax.set_xlabel("step")
@@ -103,13 +103,13 @@ def update_ratios(history, *, layers=None, title=None):
     depth = history.update_ratio.shape[1]
     if layers is None:
         layers = sorted({1, max(1, depth // 3), max(1, 2 * depth // 3), depth})
-    with plots.style():
+    with figures.style():
         fig, ax = plt.subplots(figsize=(5.6, 3.2))
-        for color, layer in zip(plots.CYCLE, layers, strict=False):
+        for color, layer in zip(figures.CYCLE, layers, strict=False):
             ratio = history.update_ratio[:, layer - 1]
             ax.plot(history.record_steps[1:], ratio[1:], color=color, marker="o", ms=3,
                     label=f"layer {layer}")
-        ax.axhline(1e-3, color=plots.PALETTE["black"], linestyle="--", linewidth=1.2, label="1e-3")
+        ax.axhline(1e-3, color=figures.PALETTE["black"], linestyle="--", linewidth=1.2, label="1e-3")
         ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.set_ylabel("update std / kernel std")
@@ -129,9 +129,9 @@ def share_by_layer(curves, *, ylabel, title=None):
     """
     if not isinstance(curves, Mapping) or not curves:
         raise TypeError(f"curves must be a non-empty mapping label -> array; received {curves!r}")
-    with plots.style():
+    with figures.style():
         fig, ax = plt.subplots(figsize=(5.6, 3.2))
-        for color, (label, values) in zip(plots.CYCLE, curves.items(), strict=False):
+        for color, (label, values) in zip(figures.CYCLE, curves.items(), strict=False):
             values = np.asarray(values, dtype=np.float64)
             ax.plot(np.arange(1, values.size + 1), values, color=color, marker="o", ms=3, label=label)
         ax.set_ylim(-0.02, 1.02)

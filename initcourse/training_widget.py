@@ -20,7 +20,7 @@ import numpy as np
 import traitlets
 from matplotlib.figure import Figure
 
-from initcourse import _validate, canvas, controls, plots, training
+from initcourse import _validate, canvas, controls, figures, training
 from initcourse import initializers as _inits
 from initcourse.activations import ACTIVATIONS
 
@@ -149,15 +149,15 @@ class TrainingExplorer(canvas.Explorer):
     # -- figure --------------------------------------------------------------------------
 
     def _build_figure(self) -> None:
-        with plots.style():
+        with figures.style():
             fig = Figure(figsize=(8.4, 3.6))
             loss_ax, acc_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.5, 1]})
-            self._loss_lines = [loss_ax.plot([], [], color=c, label=" ")[0] for c in plots.CYCLE[:3]]
+            self._loss_lines = [loss_ax.plot([], [], color=c, label=" ")[0] for c in figures.CYCLE[:3]]
             self._marks = [loss_ax.plot([], [], "x", ms=11, mew=2.5, color=c)[0]
-                           for c in plots.CYCLE[:3]]
+                           for c in figures.CYCLE[:3]]
             self._acc_lines = [acc_ax.plot([], [], color=c, marker="o", ms=3)[0]
-                               for c in plots.CYCLE[:3]]
-            loss_ax.axhline(math.log(10), color=plots.PALETTE["black"], ls="--", lw=1.2)
+                               for c in figures.CYCLE[:3]]
+            loss_ax.axhline(math.log(10), color=figures.PALETTE["black"], ls="--", lw=1.2)
             loss_ax.text(0.99, math.log(10) / _TOP + 0.02, "ln 10", transform=loss_ax.transAxes,
                          ha="right", va="bottom", fontsize=11)
             loss_ax.set_ylim(0, _TOP)
@@ -303,7 +303,7 @@ class TrainingExplorer(canvas.Explorer):
         self.status = status
         shown = {"labels": state.labels, "histories": self.histories, "steps": values["steps"],
                  "status": status}
-        with plots.style():
+        with figures.style():
             key = self.draw(shown)
         self.view.refresh(key)
         self.progress.value = state.done

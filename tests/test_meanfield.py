@@ -25,7 +25,7 @@ import pytest
 from flax import linen as nn
 from scipy import integrate, optimize
 
-from initcourse import correlation, isometry
+from initcourse import correlation, edge, isometry
 from initcourse import meanfield as mf
 
 SQRT_2PI = math.sqrt(2 * math.pi)
@@ -156,22 +156,22 @@ def test_relu_fixed_point_in_closed_form():
 
 @pytest.mark.parametrize("sb2", [0.01, 0.05, 0.1, 0.3])
 def test_tanh_edge_of_chaos_matches_scipy(sb2):
-    assert mf.edge_of_chaos("tanh", sb2) == pytest.approx(ref_edge("tanh", sb2), rel=1e-7)
+    assert edge.edge_of_chaos("tanh", sb2) == pytest.approx(ref_edge("tanh", sb2), rel=1e-7)
 
 
 def test_published_critical_points():
     # Poole et al. 2016: tanh's critical line starts at sigma_w2 = 1 for sigma_b2 = 0; He et
     # al. 2015 / Poole et al.: ReLU's only critical point is sigma_w2 = 2, sigma_b2 = 0.
-    assert mf.edge_of_chaos("tanh", 0.0) == pytest.approx(1.0, abs=1e-9)
-    assert mf.edge_of_chaos("relu", 0.0) == pytest.approx(2.0, abs=1e-9)
+    assert edge.edge_of_chaos("tanh", 0.0) == pytest.approx(1.0, abs=1e-9)
+    assert edge.edge_of_chaos("relu", 0.0) == pytest.approx(2.0, abs=1e-9)
     assert mf.chi1("relu", 2.0, 0.0) == pytest.approx(1.0)
     # Schoenholz et al. 2017 (Fig. 2): sigma_b2 = 0.05 puts tanh's critical point near 1.76.
-    assert mf.edge_of_chaos("tanh", 0.05) == pytest.approx(1.76, abs=0.005)
+    assert edge.edge_of_chaos("tanh", 0.05) == pytest.approx(1.76, abs=0.005)
 
 
 def test_the_critical_line_rises_with_the_bias_and_chi1_is_one_on_it():
     sb2 = np.array([0.0, 0.02, 0.05, 0.1, 0.2, 0.5])
-    line = mf.critical_line("tanh", sb2)
+    line = edge.critical_line("tanh", sb2)
     assert np.all(np.diff(line) > 0)
     for s, w in zip(sb2, line, strict=True):
         assert mf.chi1("tanh", w, s) == pytest.approx(1.0, abs=1e-7)
@@ -179,7 +179,7 @@ def test_the_critical_line_rises_with_the_bias_and_chi1_is_one_on_it():
         assert mf.phase("tanh", w * 0.9, s) == "ordered"
         # At sigma_b2 = 0 chi1 creeps above 1 (q* grows from 0): 1.1 is still "critical".
         assert mf.phase("tanh", w * (1.5 if s == 0 else 1.1), s) == "chaotic"
-    relu = mf.critical_line("relu", np.array([0.0, 0.1]))
+    relu = edge.critical_line("relu", np.array([0.0, 0.1]))
     assert relu[0] == pytest.approx(2.0) and np.isnan(relu[1])
 
 
@@ -223,9 +223,9 @@ def test_depth_scales_at_sigma_b2_0_05_match_scipy(sw2):
 
 
 def test_xi_c_diverges_at_the_edge_of_chaos():
-    edge = mf.edge_of_chaos("tanh", 0.05)
-    assert mf.depth_scales("tanh", edge, 0.05).xi_c == math.inf
-    near = [mf.depth_scales("tanh", edge * f, 0.05).xi_c for f in (0.9, 0.99, 1.01, 1.1)]
+    critical = edge.edge_of_chaos("tanh", 0.05)
+    assert mf.depth_scales("tanh", critical, 0.05).xi_c == math.inf
+    near = [mf.depth_scales("tanh", critical * f, 0.05).xi_c for f in (0.9, 0.99, 1.01, 1.1)]
     assert near[1] > 5 * near[0] and near[2] > 5 * near[3]
     assert mf.depth_scales("relu", 2.0, 0.0).xi_c == math.inf
 
@@ -281,7 +281,7 @@ CASES = [("tanh", 1.0, 0.05), ("tanh", "edge", 0.05), ("tanh", 3.0, 0.05), ("rel
 @pytest.mark.parametrize("activation,sw2,sb2", CASES)
 def test_maps_predict_real_flax_stacks(activation, sw2, sb2):
     if sw2 == "edge":
-        sw2 = mf.edge_of_chaos(activation, sb2)
+        sw2 = edge.edge_of_chaos(activation, sb2)
     depth = 15
     q, c = flax_stacks(activation, sw2, sb2, depth, 512, c0=0.5, networks=12)
     theory = mf.correlation_by_layer(activation, sw2, sb2, depth, c0=0.5)
@@ -389,7 +389,7 @@ def test_jacobian_is_the_product_of_the_layers():
 
 def test_orthogonal_weights_concentrate_the_tanh_jacobian_at_the_edge():
     sb2 = 1e-4
-    sw2 = mf.edge_of_chaos("tanh", sb2)
+    sw2 = edge.edge_of_chaos("tanh", sb2)
     kw = dict(width=128, seed=0)
     orth = isometry.jacobian_singular_values("tanh", sw2, sb2, 16, weights="orthogonal", **kw)
     gauss = isometry.jacobian_singular_values("tanh", sw2, sb2, 16, weights="gaussian", **kw)
@@ -411,9 +411,9 @@ def test_orthogonal_weights_concentrate_the_tanh_jacobian_at_the_edge():
     (lambda: mf.fixed_point("tanh", 1.0, 0.0, q0=-1), "q0"),
     (lambda: mf.depth_scales("tanh", 0.0, 0.05), "sigma_w2"),
     (lambda: mf.depth_scales("tanh", 1e6, 0.05), "sigma_w2"),
-    (lambda: mf.edge_of_chaos("relu", 0.05), "sigma_b2=0.05"),
-    (lambda: mf.edge_of_chaos("linear", 0.1), "no critical point"),
-    (lambda: mf.edge_of_chaos("tanh", -0.1), "sigma_b2"),
+    (lambda: edge.edge_of_chaos("relu", 0.05), "sigma_b2=0.05"),
+    (lambda: edge.edge_of_chaos("linear", 0.1), "no critical point"),
+    (lambda: edge.edge_of_chaos("tanh", -0.1), "sigma_b2"),
     (lambda: mf.chi1("relu", 2.5, 0.1), "grows without bound"),
     (lambda: mf.correlation_map("tanh", 1.0, 0.05, 1.5), "c"),
     (lambda: mf.correlation_map("tanh", 1.0, 0.05, np.array([0.2, 1.2])), "c must lie"),

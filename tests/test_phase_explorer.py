@@ -11,6 +11,7 @@ import jax
 import numpy as np
 import pytest
 
+from initcourse import edge
 from initcourse import meanfield as mf
 from initcourse.correlation import PairStack
 from initcourse.phase_explorer import C0, PhaseExplorer, phase_explorer, phase_state
@@ -28,8 +29,8 @@ def test_the_default_is_lecun_with_a_small_bias_ordered(explorer):
 
 
 def test_each_phase_is_named_with_its_numbers(explorer):
-    edge = mf.edge_of_chaos("tanh", 0.05)
-    explorer.set(activation="tanh", sigma_w2=edge, sigma_b2=0.05)
+    critical = edge.edge_of_chaos("tanh", 0.05)
+    explorer.set(activation="tanh", sigma_w2=critical, sigma_b2=0.05)
     assert explorer.readout.startswith("critical · chi1 1.000 · xi_c ∞ layers")
     explorer.set(sigma_w2=2.5)
     scales = mf.depth_scales("tanh", 2.5, 0.05)

@@ -26,7 +26,7 @@ and a one-line readout. A new explorer is written like this::
 **Freed when its cell is re-run.** Re-running a notebook cell closes the explorers its
 previous run built (JupyterLab sends the cell's id): :meth:`Explorer.close` closes their
 widgets and drops every attribute (keep caches in attributes). An explorer nothing refers
-to is closed when collected (observers hold it weakly), and its memory handed back to the OS.
+to is closed when it is garbage-collected (observers hold it weakly).
 """
 
 from __future__ import annotations
@@ -34,8 +34,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import threading
-import time
 import weakref
 from collections import OrderedDict
 
@@ -56,6 +54,7 @@ CANVASES = ("auto", "ipympl", "image")
 
 def _ipympl_in_kernel() -> bool:
     from IPython import get_ipython
+
     try:
         import ipympl.backend_nbagg  # noqa: F401
     except ImportError:
@@ -64,7 +63,8 @@ def _ipympl_in_kernel() -> bool:
 
 
 def kept(cache: OrderedDict, key, make, keep: int):
-    """``cache[key]``, made by ``make()`` if missing; only the ``keep`` latest used stay."""
+    """``cache[key]``, made by ``make()`` if missing; ``cache`` keeps the ``keep`` most
+    recently used entries (an explorer's caches are bounded this way)."""
     if key not in cache:
         cache[key] = make()
         while len(cache) > keep:
@@ -78,8 +78,9 @@ class FigureView:
     on a ``canvas`` of ``CANVASES``, and redraws it in place.
 
     Redraws blit: the ``animated`` artists are drawn over a cached picture of everything
-    else, one per ``key`` given to :meth:`refresh` for that static part (its axis limits,
-    say). Only a new key costs a full draw; at most ``KEEP`` pictures (2 MB each) are kept.
+    else, one picture per ``key`` given to :meth:`refresh` for that static part (its axis
+    limits, say). Only a new key costs a full draw; at most ``KEEP`` pictures (about 2 MB
+    each) are kept.
     """
 
     KEEP = 24
@@ -105,8 +106,9 @@ class FigureView:
             view.header_visible = False
             view.footer_visible = False
             view.resizable = False
-            # ipympl keeps every image in the widget state until a front end connects, without
-            # its "data:" prefix (a broken first view); the front end asks for a fresh one.
+            # ipympl keeps a copy of every image in the widget state until a front end
+            # connects, and stores it without its "data:" prefix, which breaks the first
+            # view; the front end asks for a fresh image anyway when it connects.
             view.syncing_data_url = False
             self.widget = view
         else:
@@ -191,11 +193,6 @@ def _close_widgets(items) -> None:
         widget.close()
 
 
-def _release_soon() -> None:
-    """``release_memory`` soon after: a dropped explorer's arrays go after this callback."""
-    threading.Thread(target=lambda: (time.sleep(0.5), release_memory()), daemon=True).start()
-
-
 def _weak_observer(method):
     """An observer that calls ``method`` while its object lives, and holds it weakly."""
     ref = weakref.WeakMethod(method)
@@ -247,7 +244,6 @@ class Explorer:
             getattr(self, name).observe(observer, names="value")
         # Close the widgets once this explorer is gone (nothing refers to it any more).
         self._finalizer = weakref.finalize(self, _close_widgets, _widget_tree(self.widget))
-        weakref.finalize(self, _release_soon).atexit = False  # and hand its memory back
         self._update()
         self._adopt()
 

@@ -66,7 +66,7 @@ def test_the_course_kernel_keeps_compiled_programs_for_the_next_kernel(tmp_path,
     cache = tmp_path / "jax-cache"
     monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(cache))  # a learner's own choice wins
     source = ("import jax, jax.numpy as jnp\n"
-              "from jax._src import monitoring\n"
+              "from jax import monitoring\n"
               "hits = []\n"
               "monitoring.register_event_listener("
               "lambda event, **kw: hits.append(event) if 'cache_hits' in event else None)\n"

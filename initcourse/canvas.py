@@ -32,6 +32,7 @@ to is closed when it is garbage-collected (observers hold it weakly).
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import weakref
@@ -60,6 +61,25 @@ def _ipympl_in_kernel() -> bool:
     except ImportError:
         return False
     return getattr(get_ipython(), "kernel", None) is not None
+
+
+@functools.cache
+def _full_frame_canvas():
+    """ipympl's canvas widget, sending every frame whole.
+
+    ipympl sends a frame as a message and whether it is whole or a difference to the last
+    one as widget state, which the front end applies later; on a busy machine it can apply
+    a difference as a whole frame: the canvas is cleared and only the changed pixels (or,
+    for an unchanged frame, none) are drawn, and the figure stays blank until the next
+    move. A whole frame cannot be misapplied; it costs about as much to encode."""
+    from ipympl.backend_nbagg import Canvas
+
+    class FullFrameCanvas(Canvas):
+        def get_diff_image(self):
+            self._force_full = True
+            return super().get_diff_image()
+
+    return FullFrameCanvas
 
 
 def kept(cache: OrderedDict, key, make, keep: int):
@@ -99,9 +119,9 @@ class FigureView:
         #: Full draws so far (a benchmark resets and reads it).
         self.full_draws = 0
         if canvas == "ipympl":
-            from ipympl.backend_nbagg import Canvas, FigureManager
+            from ipympl.backend_nbagg import FigureManager
 
-            view = Canvas(figure)
+            view = _full_frame_canvas()(figure)
             FigureManager(view, 0)
             view.header_visible = False
             view.footer_visible = False

@@ -116,6 +116,23 @@ def test_figure_view_draws_fully_only_for_a_new_key():
         FigureView(figure, "svg", [line])
 
 
+def test_the_ipympl_view_sends_every_frame_whole():
+    # A difference frame can be applied as a whole one by a busy front end (a blank figure
+    # until the next move); a blit, a full draw and an unchanged frame all go out whole.
+    figure = Figure(figsize=(3, 2))
+    (line,) = figure.subplots().plot([0, 1], [0, 1])
+    view = FigureView(figure, "ipympl", [line])
+    sent = []
+    view.widget.send_binary = lambda data: sent.append((view.widget._image_mode, data))
+    view.refresh("a")
+    line.set_ydata([1, 0])
+    view.refresh("a")  # blit
+    view.refresh("a")  # the same picture again
+    view.refresh("b")  # full draw
+    assert [mode for mode, _ in sent] == ["full"] * 4
+    assert sent[1][1] != sent[0][1] and sent[2][1] == sent[1][1]
+
+
 def test_axis_helpers():
     assert [nice_up(v) for v in (0.9, 1.2, 4.1, 6.5, 80)] == [1.0, 1.5, 5.0, 7.0, 100.0]
     assert log_limits([1.0, 1.0]) == (0.1, 10.0)

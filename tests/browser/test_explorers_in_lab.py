@@ -118,9 +118,10 @@ def figure_changed(page, selector: str, name: str, before: str) -> str:
             _FIGURE_CHANGED, arg=[selector, before], timeout=UPDATE_TIMEOUT
         ).json_value()
     except PlaywrightTimeout:
+        shown = "is blank" if page.evaluate(_FIGURE, selector) is None else "did not change"
         raise AssertionError(
-            f"the {name}'s figure did not change within {UPDATE_TIMEOUT / 1000:.0f} s "
-            "after its readout did"
+            f"the {name}'s figure {shown} {UPDATE_TIMEOUT / 1000:.0f} s after its readout "
+            "changed"
         ) from None
 
 

@@ -16,7 +16,8 @@ import traitlets
 
 from initcourse import _validate
 
-__all__ = ["STYLE", "WIDE", "Dropdown", "FloatSlider", "IntSlider", "IntText", "LadderSlider", "NotNone"]
+__all__ = ["STYLE", "WIDE", "Dropdown", "FloatSlider", "IntSlider", "IntText", "LadderSlider", "NotNone",
+           "seed_box"]
 
 #: The explorers' label width, as ``style=`` for a control.
 STYLE = {"description_width": "90px"}
@@ -58,6 +59,13 @@ class IntText(_StrictInt, widgets.BoundedIntText):
     """An ``ipywidgets.BoundedIntText`` that raises on out-of-range or non-integral values."""
 
 
+def seed_box(seed) -> IntText:
+    """The explorers' seed control: 0 to 2**32 - 1, the course's seed range (check ``seed``
+    with ``_validate.seed`` before building other widgets: they would be left open)."""
+    return IntText(value=seed, min=_validate.SEED_RANGE[0], max=_validate.SEED_RANGE[1],
+                   description="seed", style=STYLE, layout={"width": "200px"})
+
+
 class FloatSlider(_Strict, widgets.FloatSlider):
     """An ``ipywidgets.FloatSlider`` that raises on values outside ``[min, max]``."""
 
@@ -90,39 +98,46 @@ class Dropdown(_Strict, widgets.Dropdown):
 
 
 class LadderSlider(widgets.SelectionSlider):
-    """A slider named ``name`` over the log-spaced whole numbers of ``ladder`` (dragging and
-    the arrow keys step through them), for ranges like 1 to 4096. With ``off_ladder``,
-    setting ``value`` from Python accepts any whole number in ``[minimum, maximum]``,
-    adding it to the ladder; without, only the ladder's values (a clear error lists them).
+    """A slider named ``name`` over the log-spaced numbers of ``ladder`` (dragging and the
+    arrow keys step through them), for ranges like 1 to 4096: whole numbers, or with
+    ``real`` positive reals (learning rates). With ``off_ladder``, setting ``value`` from
+    Python accepts any number in ``[minimum, maximum]``, adding it to the ladder; without,
+    only the ladder's values (a clear error lists them).
     """
 
     value = NotNone(help="Selected value")
 
-    def __init__(self, name: str, value, ladder, *, minimum: int, maximum: int,
-                 off_ladder: bool = True, **kwargs):
+    def __init__(self, name: str, value, ladder, *, minimum, maximum, off_ladder: bool = True,
+                 real: bool = False, **kwargs):
         self._bounds = (minimum, maximum)
         self._ladder = tuple(ladder)
-        self._off_ladder = off_ladder
+        self._off_ladder, self._real = off_ladder, real
         value = self._check(name, value)
         super().__init__(options=self._rungs(value), value=value, description=name, **kwargs)
 
     @property
-    def min(self) -> int:
+    def min(self):
         return self._bounds[0]
 
     @property
-    def max(self) -> int:
+    def max(self):
         return self._bounds[1]
 
-    def _rungs(self, value: int) -> tuple[int, ...]:
+    def _rungs(self, value) -> tuple:
         return tuple(sorted(set(self._ladder) | {value}))
 
-    def check(self, value) -> int:
-        """``value`` as an int, or the error the control would raise."""
+    def check(self, value):
+        """``value`` as an int (a float with ``real``), or the error the control would raise."""
         return self._check(self.description, value)
 
-    def _check(self, name: str, value) -> int:
-        value = _validate.integral(name, value, minimum=self.min, maximum=self.max)
+    def _check(self, name: str, value):
+        low, high = self._bounds
+        if self._real:
+            value = _validate.positive_real(name, value)
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be in [{low:g}, {high:g}]; received {value!r}")
+        else:
+            value = _validate.integral(name, value, minimum=low, maximum=high)
         if not self._off_ladder and value not in self._ladder:
             raise ValueError(
                 f"{name} must be one of {', '.join(map(str, self._ladder))}; received {value!r}"

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from initcourse import _validate
 from initcourse.canvas import Explorer, kept
-from initcourse.controls import STYLE, WIDE, Dropdown, IntSlider, IntText, LadderSlider
+from initcourse.controls import STYLE, WIDE, Dropdown, IntSlider, LadderSlider, seed_box
 from initcourse.figures import PALETTE, log_limits, style
 from initcourse.initializers import INITIALIZERS, resolve
 from initcourse.propagation import (
@@ -89,8 +89,7 @@ class DepthExplorer(Explorer):
                                style=STYLE, layout=WIDE)
         self.width = LadderSlider("width", width, WIDTHS, minimum=WIDTHS[0], maximum=WIDTHS[-1],
                                   off_ladder=False, style=STYLE, layout=WIDE)
-        self.seed = IntText(value=seed, min=_validate.SEED_RANGE[0], max=_validate.SEED_RANGE[1],
-                            description="seed", style=STYLE, layout={"width": "200px"})
+        self.seed = seed_box(seed)
         self.stack: KernelStack | None = None
         self._theory: OrderedDict = OrderedDict()
         self._build_figure()

@@ -21,7 +21,7 @@ from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
 
 from initcourse import _validate
 from initcourse.canvas import Explorer, kept
-from initcourse.controls import STYLE, WIDE, Dropdown, IntText, LadderSlider
+from initcourse.controls import STYLE, WIDE, Dropdown, LadderSlider, seed_box
 from initcourse.figures import PALETTE, nice_up, style
 from initcourse.initializers import FAMILIES, INITIALIZERS, TRUNCATED_NORMAL_STD, spec, unit_draw
 
@@ -180,8 +180,7 @@ class FanInExplorer(Explorer):
                                     minimum=1, maximum=MAX_FAN_OUT, style=STYLE, layout=WIDE)
         self.initializer = Dropdown(options=names, value=initializer, description="initializer",
                                     style=STYLE)
-        self.seed = IntText(value=seed, min=_validate.SEED_RANGE[0], max=_validate.SEED_RANGE[1],
-                            description="seed", style=STYLE, layout={"width": "200px"})
+        self.seed = seed_box(seed)
         self.draws = KernelDraws()
         self._build_figure()
         rows = [widgets.HBox([self.fan_in, self.fan_out]),

@@ -171,9 +171,7 @@ class PhaseExplorer(canvas.Explorer):
         self.depth = controls.IntSlider(value=1, min=1, max=MAX_DEPTH, description="depth",
                                         style=style, layout=dict(wide))
         self.depth.value = depth
-        self.seed = controls.IntText(value=seed, min=_validate.SEED_RANGE[0],
-                                     max=_validate.SEED_RANGE[1], description="seed",
-                                     style=style, layout={"width": "200px"})
+        self.seed = controls.seed_box(seed)
         self.state: PhaseState | None = None
         self._stack: PairStack | None = None
         self._diagrams: dict[str, tuple] = {}

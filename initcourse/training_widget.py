@@ -17,7 +17,6 @@ import weakref
 
 import ipywidgets as widgets
 import numpy as np
-import traitlets
 from matplotlib.figure import Figure
 
 from initcourse import _validate, canvas, controls, figures, training
@@ -35,41 +34,8 @@ CHOICES = {**{n: {"initializer": n} for n in _inits.INITIALIZERS if n != "normal
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0)
 WIDTHS = (16, 32, 64, 128, 256)
 STEPS = (100, 200, 400, 800, 1600)
-MAX_DEPTH, MAX_STEPS, MAX_SEED = 50, 2000, 2**31 - 1
+MAX_DEPTH, MAX_STEPS = 50, 2000
 _TOP = 3.0  # the loss axis: 0 to 3 (ln 10 = 2.30 sits near its top)
-
-
-class _RateSlider(widgets.SelectionSlider):
-    """A log-ladder slider of learning rates that raises instead of clamping; from Python
-    any rate in ``[1e-5, 10]`` is accepted (added to the ladder)."""
-
-    value = controls.NotNone(help="Selected value")
-
-    def __init__(self, value, **kwargs):
-        value = self.check(value, "learning_rate")
-        super().__init__(options=self._rungs(value), value=value, description="learning_rate",
-                         **kwargs)
-
-    @staticmethod
-    def _rungs(value):
-        return tuple(sorted(set(LEARNING_RATES) | {value}))
-
-    def check(self, value, name=None) -> float:
-        value = _validate.positive_real(name or self.description, value)
-        if not 1e-5 <= value <= 10:
-            raise ValueError(f"{name or self.description} must be in [1e-05, 10]; received {value!r}")
-        return value
-
-    @traitlets.validate("value")
-    def _validate_value(self, proposal):
-        value = self.check(proposal.value)
-        if value not in self._options_values:
-            rungs = self._rungs(value)
-            self._options_full = tuple((f"{v:g}", v) for v in rungs)
-            self._trait_values["options"] = rungs
-            self.set_trait("_options_labels", tuple(f"{v:g}" for v in rungs))
-            self._options_values = rungs
-        return value
 
 
 class TrainingExplorer(canvas.Explorer):
@@ -81,7 +47,7 @@ class TrainingExplorer(canvas.Explorer):
         activation: one of ``initcourse.activations.ACTIVATIONS``.
         depth: hidden layers, 1 to 50. width: one of ``WIDTHS``.
         optimizer: ``"sgd"`` (momentum 0.9) or ``"adam"``. learning_rate: 1e-5 to 10.
-        steps: 1 to 2000. seed: 0 to 2**31 - 1. canvas: ``"auto"``, ``"ipympl"``, ``"image"``.
+        steps: 1 to 2000. seed: 0 to 2**32 - 1. canvas: ``"auto"``, ``"ipympl"``, ``"image"``.
 
     Controls: ``.initializer_1`` to ``.initializer_3`` (``"none"`` leaves a slot empty),
     ``.activation``, ``.depth``, ``.width``, ``.optimizer``, ``.learning_rate``, ``.steps``,
@@ -118,12 +84,13 @@ class TrainingExplorer(canvas.Explorer):
         self.width = controls.LadderSlider("width", width, WIDTHS, minimum=WIDTHS[0],
                                            maximum=WIDTHS[-1], off_ladder=False, style=style,
                                            layout=dict(wide))
-        self.learning_rate = _RateSlider(learning_rate, style=style, layout=dict(wide))
+        self.learning_rate = controls.LadderSlider(
+            "learning_rate", learning_rate, LEARNING_RATES, minimum=1e-5, maximum=10, real=True,
+            style=style, layout=dict(wide))
         self.steps = controls.LadderSlider("steps", steps, STEPS, minimum=1, maximum=MAX_STEPS,
                                            style=style, layout=dict(wide))
-        seed = _validate.integral("seed", seed, minimum=0, maximum=MAX_SEED)
-        self.seed = controls.IntText(value=seed, min=0, max=MAX_SEED, description="seed",
-                                     style=style, layout={"width": "200px"})
+        seed = _validate.seed(seed)
+        self.seed = controls.seed_box(seed)
         self.train_button = widgets.Button(description="Train", button_style="success",
                                            icon="play", tooltip="train the runs side by side")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop",

@@ -22,8 +22,9 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from initcourse import controls  # noqa: E402
-from initcourse.canvas import Explorer, FigureView, log_limits, nice_up  # noqa: E402
+from initcourse.canvas import Explorer, log_limits, nice_up  # noqa: E402
 from initcourse.explorers import DepthExplorer, FanInExplorer  # noqa: E402
+from initcourse.figure_view import FigureView  # noqa: E402
 
 
 def registered_widgets() -> dict:

@@ -84,6 +84,7 @@ def test_train_button_runs_in_a_thread_that_stop_stops():
     ({"learning_rate": "0.1"}, TypeError, ["learning_rate", "'0.1'"]),
     ({"steps": 0}, ValueError, ["steps", "0"]),
     ({"seed": -1}, ValueError, ["seed", "-1"]),
+    ({"seed": 2**32}, ValueError, ["seed", "<= 4294967295", "4294967296"]),
     ({"optimizer": "rmsprop"}, ValueError, ["optimizer", "'rmsprop'"]),
     ({"batch": 64}, TypeError, ["no control 'batch'"]),
 ])
@@ -108,6 +109,11 @@ def test_controls_refuse_bad_values(values, error, words):
 def test_constructor_refuses_bad_values(kwargs, error, word):
     with pytest.raises(error, match=word):
         explorer(**kwargs)
+
+
+def test_the_seed_range_is_the_course_s():
+    ex = explorer(seed=2**32 - 1)
+    assert ex.values()["seed"] == 2**32 - 1 and ex.seed.max == 2**32 - 1
 
 
 def test_an_off_ladder_learning_rate_is_kept():

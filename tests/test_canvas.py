@@ -4,6 +4,7 @@ explorer's life: closed when its cell is re-run, freed when nothing refers to it
 from __future__ import annotations
 
 import gc
+import io
 import os
 import re
 import sys
@@ -18,6 +19,7 @@ matplotlib.use("Agg")
 
 import ipywidgets  # noqa: E402
 import numpy as np  # noqa: E402
+import PIL.Image  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
@@ -132,6 +134,8 @@ def test_the_ipympl_view_sends_every_frame_whole():
     view.refresh("b")  # full draw
     assert [mode for mode, _ in sent] == ["full"] * 4
     assert sent[1][1] != sent[0][1] and sent[2][1] == sent[1][1]
+    shown = np.asarray(PIL.Image.open(io.BytesIO(sent[3][1])).convert("RGBA"))
+    np.testing.assert_array_equal(shown, np.asarray(figure.canvas.buffer_rgba()))
 
 
 def test_axis_helpers():

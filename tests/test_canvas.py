@@ -136,6 +136,12 @@ def test_the_ipympl_view_sends_every_frame_whole():
     assert sent[1][1] != sent[0][1] and sent[2][1] == sent[1][1]
     shown = np.asarray(PIL.Image.open(io.BytesIO(sent[3][1])).convert("RGBA"))
     np.testing.assert_array_equal(shown, np.asarray(figure.canvas.buffer_rgba()))
+    # A figure with see-through parts goes out with its alpha channel.
+    figure.patch.set_alpha(0.0)
+    view.refresh("c")
+    shown = PIL.Image.open(io.BytesIO(sent[-1][1]))
+    assert shown.mode == "RGBA" and sent[-1][0] == "full"
+    np.testing.assert_array_equal(np.asarray(shown), np.asarray(figure.canvas.buffer_rgba()))
 
 
 def test_axis_helpers():

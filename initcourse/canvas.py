@@ -1,7 +1,8 @@
 """The base class of every explorer.
 
 :class:`Explorer` wires controls (:mod:`initcourse.controls`) to a figure shown by a
-:class:`~initcourse.figure_view.FigureView` and a one-line readout. A new explorer is written like this::
+:class:`~initcourse.figure_view.FigureView` and a one-line readout. A new explorer is
+written like this::
 
     class SlopeExplorer(Explorer):
         controls = ("slope",)              # the names of the control attributes

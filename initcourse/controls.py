@@ -16,8 +16,8 @@ import traitlets
 
 from initcourse import _validate
 
-__all__ = ["STYLE", "WIDE", "Dropdown", "FloatSlider", "IntSlider", "IntText", "LadderSlider", "NotNone",
-           "seed_box"]
+__all__ = ["STYLE", "WIDE", "Dropdown", "FloatSlider", "IntSlider", "IntText", "LadderSlider",
+           "NotNone", "seed_box"]
 
 #: The explorers' label width, as ``style=`` for a control.
 STYLE = {"description_width": "90px"}

@@ -16,7 +16,9 @@ through a :class:`Caller`:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import io
 import sys
 import threading
 import time
@@ -24,8 +26,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from initcourse.memory import release_memory
+
 #: How long a runaway call gets to honour the stop request before the check gives up on it.
 STOP_GRACE_S = 2.0
+
+
+@contextlib.contextmanager
+def quietly():
+    """The block of a check's calls: the learner's prints and warnings (they would repeat
+    once per probe call) are kept out, and the heap the calls freed goes back to the OS
+    (10-70 ms, against a check's 0.3 s or more)."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        release_memory()
 
 
 class TimedOut(Exception):

@@ -38,7 +38,7 @@ import ipywidgets as widgets
 
 from initcourse.figure_view import CANVASES, FigureView
 from initcourse.figures import log_limits, nice_up, style  # the axis helpers, for explorers
-from initcourse.propagation import release_memory
+from initcourse.memory import release_after_collection, release_memory, releasing
 
 __all__ = ["CANVASES", "Explorer", "FigureView", "kept", "log_limits", "nice_up"]
 
@@ -76,6 +76,7 @@ def _running_cell() -> tuple[str, int] | None:
 def _close_widgets(items) -> None:
     for widget in items:
         widget.close()
+    release_after_collection()  # the explorer's figure and caches are freed after this
 
 
 def _weak_observer(method):
@@ -205,7 +206,8 @@ class Explorer:
             self._update()
 
     def _update(self) -> None:
-        self.state = state = self.compute(**self.values())
+        with releasing():  # a move that compiles hands back what the compiler freed
+            self.state = state = self.compute(**self.values())
         with style():
             key = self.draw(state)
         self.view.refresh(key)

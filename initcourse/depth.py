@@ -137,8 +137,8 @@ class DepthExplorer(Explorer):
             self.stack = KernelStack(MAX_DEPTH, width)
         forward, backward = self.stack.propagate(resolve(initializer), activation, depth,
                                                  batch=DEPTH_BATCH, seed=seed)
-        stats = LayerStats(forward, backward, initializer, activation, depth, width,
-                           DEPTH_BATCH, seed)
+        stats = LayerStats(forward, backward, initializer=initializer, activation=activation,
+                           depth=depth, width=width, batch=DEPTH_BATCH, seed=seed)
         theory = kept(self._theory, (initializer, activation, depth, width),
                       lambda: predicted_stats(initializer, activation, depth, width), keep=64)
         forward_regime, backward_regime = classify_regime(forward), classify_regime(backward[::-1])

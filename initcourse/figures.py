@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from initcourse import _validate
-from initcourse.propagation import KernelStack, check_run
+from initcourse.propagation import KernelStack, Run, check_run
 
 #: The largest ``depth * batch * width`` :func:`layer_samples` keeps (two float32 copies).
 MAX_SAMPLES = 8_000_000
@@ -100,24 +100,18 @@ def log_limits(values) -> tuple[float, float]:
 # -- per-layer samples ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class LayerSamples:
-    """Every value of every layer of one deep MLP at initialization.
+class LayerSamples(Run):
+    """Every value of every layer of one deep MLP at initialization (and the
+    :class:`~initcourse.propagation.Run`).
 
     Attributes:
         activations: shape ``(depth, batch * width)``: the outputs ``h_l`` of each layer.
         gradients: shape ``(depth, batch * width)``: ``dL/dh_l`` for ``L = sum(h_depth * r)``,
             ``r`` a unit-normal cotangent (the same loss as :func:`initcourse.layer_stats`).
-        initializer, activation, depth, width, batch, seed: what was run.
     """
 
     activations: np.ndarray
     gradients: np.ndarray
-    initializer: str
-    activation: str
-    depth: int
-    width: int
-    batch: int
-    seed: int
 
 
 def layer_samples(
@@ -135,8 +129,9 @@ def layer_samples(
         )
     hs, grads = KernelStack(depth, width).propagate(
         resolved, activation, depth, batch=batch, seed=seed, keep=True)
-    return LayerSamples(hs.reshape(depth, -1), grads.reshape(depth, -1), resolved.name,
-                        activation, depth, width, batch, seed)
+    return LayerSamples(hs.reshape(depth, -1), grads.reshape(depth, -1),
+                        initializer=resolved.name, activation=activation, depth=depth,
+                        width=width, batch=batch, seed=seed)
 
 
 # -- figures -------------------------------------------------------------------------------

@@ -16,18 +16,16 @@ module is imported: grading replaces them by a stub in the submission's process.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import inspect
-import io
 from dataclasses import dataclass
 
 from initcourse import arguments
-from initcourse.caller import Caller, TimedOut
+from initcourse.caller import Caller, TimedOut, quietly
 from initcourse.cases import CASES, PROBES, draw_cases
 from initcourse.diagnosis import COLUMNS, CaseResult, diagnose
 from initcourse.feedback import HINTS, MISTAKES
-from initcourse.report import Block, Finding, Hint, ReportView, Solution, blocks_for
+from initcourse.report import Finding, Hint, ReportView, Solution, blocks_for
 
 #: The names of exercise 1's variants, as reports and the grading CSV show them.
 EXERCISES = {"linen": "solve", "nnx": "solve (nnx)"}
@@ -36,26 +34,10 @@ _ARGS = ("seed", "x", "features")
 
 @dataclass(frozen=True, repr=False)
 class CheckReport(ReportView):
-    """The result of :func:`check`.
-
-    Attributes:
-        exercise: "solve" (Linen) or "solve (nnx)".
-        passed: True when ``solve`` matches the answer key on every hidden case.
-        mistakes: stable mistake codes (see :data:`initcourse.feedback.CODES`), most
-            fundamental first; empty when passed.
-        seed: the seed the hidden inputs were drawn from; None for the fixed cases.
-        blocks: the message's paragraphs (``message`` joins them as text).
-        rows: one :class:`~initcourse.diagnosis.CaseResult` per hidden case that was run.
-        findings: the mistakes with what was measured.
-    """
-
-    exercise: str
-    passed: bool
-    mistakes: tuple[str, ...]
-    seed: int | None
-    blocks: tuple[Block, ...]
-    rows: tuple[CaseResult, ...] = ()
-    findings: tuple[Finding, ...] = ()
+    """The result of :func:`check` (fields as :class:`~initcourse.report.ReportView`):
+    ``exercise`` is "solve" (Linen) or "solve (nnx)", ``mistakes`` are codes of
+    :data:`initcourse.feedback.CODES`, ``rows`` one
+    :class:`~initcourse.diagnosis.CaseResult` per hidden case that was run."""
 
     columns = COLUMNS
 
@@ -109,8 +91,7 @@ def check(solve, *, api: str = "linen", seed=None, timeout=5.0) -> CheckReport:
     solver = importlib.import_module("initcourse.solver")
     reference = solver.solve if api == "linen" else solver.solve_nnx
     cases, probes = (CASES, PROBES) if seed is None else draw_cases(seed)
-    # The learner's prints and warnings would repeat once per probe call: keep them out.
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with quietly():
         try:
             rows, findings = diagnose(Caller(solve, timeout, "solve", _ARGS), cases,
                                       probes, reference=reference, api=api,

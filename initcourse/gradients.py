@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from initcourse.propagation import KernelStack, check_run
+from initcourse.propagation import KernelStack, Run, check_run
 
 
 @dataclass(frozen=True)
-class GradientStats:
-    """Per-layer gradients of one deep MLP at initialization.
+class GradientStats(Run):
+    """Per-layer gradients of one deep MLP at initialization (and the
+    :class:`~initcourse.propagation.Run`).
 
     Attributes:
         weight_std: shape ``(depth,)``: std of the kernel gradient ``dL/dW_l`` of each layer.
@@ -26,19 +27,12 @@ class GradientStats:
             layer's output (``backward_std`` of :func:`initcourse.layer_stats`).
         forward_std: shape ``(depth,)``: std of each layer's output ``h_l``.
         input_std: shape ``(depth,)``: std of each layer's input ``h_{l-1}`` (``h_0 = x``).
-        initializer, activation, depth, width, batch, seed: what was measured.
     """
 
     weight_std: np.ndarray
     activation_std: np.ndarray
     forward_std: np.ndarray
     input_std: np.ndarray
-    initializer: str
-    activation: str
-    depth: int
-    width: int
-    batch: int
-    seed: int
 
 
 def gradient_stats(initializer, activation: str, depth, width, *, batch=256, seed=0,
@@ -57,5 +51,5 @@ def gradient_stats(initializer, activation: str, depth, width, *, batch=256, see
         initializer, activation, depth, width, batch, seed, stddev, keep=True)
     forward, (grad_h, weight, inputs) = KernelStack(depth, width).propagate(
         resolved, activation, depth, batch=batch, seed=seed, weights=True)
-    return GradientStats(weight, grad_h, forward, inputs, resolved.name, activation, depth,
-                         width, batch, seed)
+    return GradientStats(weight, grad_h, forward, inputs, initializer=resolved.name,
+                         activation=activation, depth=depth, width=width, batch=batch, seed=seed)

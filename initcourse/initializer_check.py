@@ -13,10 +13,8 @@ rule is :data:`initcourse.initializer_feedback.ULP_RULE`. When a case fails,
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.util
-import io
 import math
 from dataclasses import dataclass
 
@@ -25,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from initcourse import arguments
-from initcourse.caller import Caller, TimedOut
+from initcourse.caller import Caller, TimedOut, quietly
 from initcourse.grader import signature_finding
 from initcourse.initializer_feedback import MISTAKES, ULP_LIMIT, ULP_RULE
 from initcourse.initializer_probes import (
@@ -37,7 +35,7 @@ from initcourse.initializer_probes import (
     ulp_distance,
 )
 from initcourse.probes import classify_error
-from initcourse.report import Block, Finding, ReportView, blocks_for
+from initcourse.report import Finding, ReportView, blocks_for
 
 EXERCISE = "lecun_normal_init"
 _ARGS = ("key", "shape", "dtype")
@@ -122,14 +120,6 @@ class InitializerReport(ReportView):
     :data:`initcourse.initializer_feedback.CODES`), ``message``, ``seed``, ``rows`` (one per
     hidden case), ``findings``; text, HTML and ``to_dict()`` as exercise 1's report."""
 
-    exercise: str
-    passed: bool
-    mistakes: tuple[str, ...]
-    seed: int | None
-    blocks: tuple[Block, ...]
-    rows: tuple[InitRow, ...] = ()
-    findings: tuple[Finding, ...] = ()
-
     columns = ("key", "shape", "dtype", "result")
 
     @classmethod
@@ -172,7 +162,7 @@ def check_initializer(fn, *, seed=None, timeout=10.0) -> InitializerReport:
     reference = importlib.import_module("initcourse.solver").lecun_normal_init
     cases = CASES if seed is None else draw_cases(seed)
     call = Caller(fn, timeout, EXERCISE, _ARGS)
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with quietly():
         try:
             rows, findings, notes = _diagnose(call, cases, reference)
         except TimedOut as exc:

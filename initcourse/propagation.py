@@ -9,7 +9,6 @@ mean-field theory for wide layers.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import math
 from collections import OrderedDict
@@ -22,6 +21,7 @@ import numpy as np
 from initcourse import _validate
 from initcourse.activations import ACTIVATIONS as _TABLE
 from initcourse.initializers import FAMILIES, Resolved, resolve, spec, unit_draw
+from initcourse.memory import release_memory, releasing
 
 #: The activations the course compares, by name (see :mod:`initcourse.activations`).
 ACTIVATIONS = tuple(_TABLE)
@@ -35,25 +35,32 @@ CACHE_BUDGET = 512 * 2**20
 CAPACITIES = (100, 1000)
 
 
-@dataclass(frozen=True)
-class LayerStats:
-    """Per-layer figures of one deep MLP at initialization.
+@dataclass(frozen=True, kw_only=True)
+class Run:
+    """What a measurement ran, as its results record it (keyword arguments, after the
+    results' own fields): initializer (its registry name, or a Flax initializer's),
+    activation, depth, width, batch and seed."""
 
-    Attributes:
-        forward_std: shape ``(depth,)``: std of each layer's output activations ``h_l``.
-        backward_std: shape ``(depth,)``: std of the gradient ``dL/dh_l`` reaching each
-            layer, for ``L = sum(h_depth * r)`` with ``r`` a unit-normal cotangent.
-        initializer, activation, depth, width, batch, seed: what was measured.
-    """
-
-    forward_std: np.ndarray
-    backward_std: np.ndarray
     initializer: str
     activation: str
     depth: int
     width: int
     batch: int
     seed: int | None
+
+
+@dataclass(frozen=True)
+class LayerStats(Run):
+    """Per-layer figures of one deep MLP at initialization (and the :class:`Run`).
+
+    Attributes:
+        forward_std: shape ``(depth,)``: std of each layer's output activations ``h_l``.
+        backward_std: shape ``(depth,)``: std of the gradient ``dL/dh_l`` reaching each
+            layer, for ``L = sum(h_depth * r)`` with ``r`` a unit-normal cotangent.
+    """
+
+    forward_std: np.ndarray
+    backward_std: np.ndarray
 
 
 def _std(a):
@@ -130,15 +137,6 @@ def memory_estimate(capacity: int, width: int, batch: int, *, keep: bool = False
     return capacity * (stacks * kernel + rows * (3 if keep else 1)) + 8 * rows + 4 * kernel
 
 
-def release_memory() -> None:
-    """Hand freed heap memory back to the OS (glibc keeps it: a long session would only
-    grow, by 300 MB in ``benchmarks/session.py``). 10-70 ms; a no-op without glibc."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
 class KernelStack:
     """The unit-variance kernels ``(capacity, width, width)`` of one family and seed, drawn
     as deep as a run asks and kept: ``nbytes`` once used. The layers above a run's depth
@@ -176,10 +174,11 @@ class KernelStack:
                 buffer = np.zeros((self.capacity, self.width, self.width), np.float32)
         # Donated: until the run succeeds the stack holds nothing (no broken buffer).
         self._array, self._tag, self._drawn = None, None, 0
-        out = _engine(buffer, jnp.int32(drawn), key, jnp.int32(family), jnp.float32(multiplier),
-                      jnp.int32(ACTIVATIONS.index(activation)), jnp.int32(depth),
-                      batch=batch, keep=keep, weights=weights)
-        stack, fwd, bwd = jax.block_until_ready(out)
+        with releasing():  # a new shape compiles: hand back what the compiler freed
+            out = _engine(buffer, jnp.int32(drawn), key, jnp.int32(family),
+                          jnp.float32(multiplier), jnp.int32(ACTIVATIONS.index(activation)),
+                          jnp.int32(depth), batch=batch, keep=keep, weights=weights)
+            stack, fwd, bwd = jax.block_until_ready(out)
         if tag is not None:
             self._array, self._tag, self._drawn = stack, tag, max(drawn, depth)
         if keep:
@@ -261,7 +260,8 @@ def layer_stats(initializer, activation: str, depth, width, *, batch=256, seed=0
         initializer, activation, depth, width, batch, seed, stddev)
     forward, backward = _stack_for(depth, width).propagate(
         resolved, activation, depth, batch=batch, seed=seed)
-    return LayerStats(forward, backward, resolved.name, activation, depth, width, batch, seed)
+    return LayerStats(forward, backward, initializer=resolved.name, activation=activation,
+                      depth=depth, width=width, batch=batch, seed=seed)
 
 
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(96)

@@ -67,12 +67,30 @@ def blocks_for(findings, mistakes: dict, headline: str = "", notes=()) -> tuple[
     return tuple(blocks)
 
 
+@dataclass(frozen=True, repr=False)
 class ReportView:
-    """Rendering shared by both checks' reports. A subclass is a dataclass with the fields
-    ``exercise``, ``passed``, ``mistakes``, ``seed``, ``blocks`` and ``rows`` (objects with
-    ``cells()`` and ``ok``), and a class attribute ``columns``."""
+    """What both checks' reports hold, and its rendering. A subclass sets the class
+    attribute ``columns``, the names of its rows' ``cells()``.
 
-    columns: tuple[str, ...] = ()
+    Attributes:
+        exercise: the function checked, as reports and the grading CSV name it.
+        passed: True when it matches the answer key on every hidden case.
+        mistakes: stable mistake codes, most fundamental first; empty when passed.
+        seed: the seed the hidden inputs were drawn from; None for the fixed cases.
+        blocks: the message's paragraphs (``message`` joins them as text).
+        rows: one row per hidden case that was run (``cells()`` and ``ok``).
+        findings: the mistakes with what was measured.
+    """
+
+    exercise: str
+    passed: bool
+    mistakes: tuple[str, ...]
+    seed: int | None
+    blocks: tuple[Block, ...]
+    rows: tuple = ()
+    findings: tuple[Finding, ...] = ()
+
+    columns = ()
 
     @property
     def message(self) -> str:

@@ -31,6 +31,7 @@ from initcourse import training_data as _data
 from initcourse import training_engine as _engine
 from initcourse.activations import ACTIVATIONS
 from initcourse.lsuv_init import lsuv
+from initcourse.memory import releasing
 
 RECORD_EVERY = _engine.RECORD_EVERY
 OPTIMIZERS = _engine.OPTIMIZERS
@@ -268,8 +269,9 @@ def train_runs(runs: Sequence[Mapping], activation="relu", *, depth, width, step
     """
     state = start_runs(runs, activation, depth=depth, width=width, steps=steps, optimizer=optimizer,
                        batch=batch, **defaults)
-    while not state.finished:
-        state.advance()
+    with releasing():  # a new shape compiles: hand back what the compiler freed
+        while not state.finished:
+            state.advance()
     return histories(state)
 
 

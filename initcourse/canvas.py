@@ -16,7 +16,7 @@ written like this::
 
         def compute(self, slope):   # the controls' values -> a state (numbers only)
             return slope
-        def draw(self, state):      # update the animated artists; return a key naming
+        def draw(self, state):      # update the animated artists; return a scene naming
             self.line.set_data([0, 1], [0, state]); return "fixed axes"  # the rest
         def describe(self, state):  # the readout, one line of plain text
             return f"slope {state}"
@@ -42,15 +42,15 @@ from initcourse.memory import release_after_collection, release_memory, releasin
 
 __all__ = ["CANVASES", "Explorer", "FigureView", "kept", "log_limits", "nice_up"]
 
-def kept(cache: OrderedDict, key, make, keep: int):
-    """``cache[key]``, made by ``make()`` if missing; ``cache`` keeps the ``keep`` most
+def kept(cache: OrderedDict, name, make, keep: int):
+    """``cache[name]``, made by ``make()`` if missing; ``cache`` keeps the ``keep`` most
     recently used entries (an explorer's caches are bounded this way)."""
-    if key not in cache:
-        cache[key] = make()
+    if name not in cache:
+        cache[name] = make()
         while len(cache) > keep:
             cache.popitem(last=False)
-    cache.move_to_end(key)
-    return cache[key]
+    cache.move_to_end(name)
+    return cache[name]
 
 
 # Explorers built by each notebook cell's latest run: cell id -> (execution count, weak
@@ -108,7 +108,7 @@ def _widget_tree(root) -> list:
 
 class Explorer:
     """Controls, a figure updated in place and a readout: the pattern is in the module
-    docstring (``compute`` -> ``.state``; ``draw`` returns the :class:`FigureView` key)."""
+    docstring (``compute`` -> ``.state``; ``draw`` returns the :class:`FigureView` scene)."""
 
     controls: tuple[str, ...] = ()
     css = ""
@@ -209,8 +209,8 @@ class Explorer:
         with releasing():  # a move that compiles hands back what the compiler freed
             self.state = state = self.compute(**self.values())
         with style():
-            key = self.draw(state)
-        self.view.refresh(key)
+            scene = self.draw(state)
+        self.view.refresh(scene)
         self._readout = self.describe(state)
         self._readout_widget.value = (
             '<div style="font-size: 1.25em; font-family: monospace; padding: 4px 0">'

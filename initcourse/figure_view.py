@@ -69,8 +69,8 @@ class FigureView:
     on a ``canvas`` of ``CANVASES``, and redraws it in place.
 
     Redraws blit: the ``animated`` artists are drawn over a cached picture of everything
-    else, one picture per ``key`` given to :meth:`refresh` for that static part (its axis
-    limits, say). Only a new key costs a full draw; at most ``KEEP`` pictures (about 2 MB
+    else, one picture per ``scene`` given to :meth:`refresh` for that static part (its axis
+    limits, say). Only a new scene costs a full draw; at most ``KEEP`` pictures (about 2 MB
     each) are kept.
     """
 
@@ -86,7 +86,7 @@ class FigureView:
         for artist in self.animated:
             artist.set_animated(True)
         self._backgrounds: OrderedDict = OrderedDict()
-        self._key = None
+        self._scene = None
         #: Full draws so far (a benchmark resets and reads it).
         self.full_draws = 0
         if canvas == "ipympl":
@@ -107,14 +107,14 @@ class FigureView:
             self.widget = widgets.Image(format="jpeg", layout=widgets.Layout(max_width="100%"))
         figure.canvas.mpl_connect("draw_event", self._on_draw)
 
-    def _full_key(self):
-        return (self._key, self.figure.dpi, self.figure.canvas.get_width_height())
+    def _picture(self):
+        return (self._scene, self.figure.dpi, self.figure.canvas.get_width_height())
 
     def _on_draw(self, event) -> None:
         # Any full draw (ours, or one the ipympl front end asks for): keep the static
         # picture, then paint the animated artists over it.
         self.full_draws += 1
-        self._backgrounds[self._full_key()] = self.figure.canvas.copy_from_bbox(self.figure.bbox)
+        self._backgrounds[self._picture()] = self.figure.canvas.copy_from_bbox(self.figure.bbox)
         while len(self._backgrounds) > self.KEEP:
             self._backgrounds.popitem(last=False)
         self._paint()
@@ -123,15 +123,15 @@ class FigureView:
         for artist in self.animated:
             self.figure.draw_artist(artist)
 
-    def refresh(self, key) -> None:
-        """Show the figure's current state; ``key`` (hashable) names its static part."""
-        self._key = key
+    def refresh(self, scene) -> None:
+        """Show the figure's current state; ``scene`` (hashable) names its static part."""
+        self._scene = scene
         canvas = self.figure.canvas
-        background = self._backgrounds.get(self._full_key())
+        background = self._backgrounds.get(self._picture())
         if background is None:
             canvas.draw()  # draw_event: caches the background, paints the artists
         else:
-            self._backgrounds.move_to_end(self._full_key())
+            self._backgrounds.move_to_end(self._picture())
             canvas.restore_region(background)
             self._paint()
             if self.kind == "ipympl":

@@ -190,8 +190,8 @@ class PhaseExplorer(canvas.Explorer):
         return self._stack
 
     def compute(self, activation, sigma_w2, sigma_b2, depth, seed) -> PhaseState:
-        key = (activation, sigma_w2, sigma_b2)
-        theory = canvas.kept(self._theory, key, lambda: phase_theory(*key), keep=256)
+        point = (activation, sigma_w2, sigma_b2)
+        theory = canvas.kept(self._theory, point, lambda: phase_theory(*point), keep=256)
         return phase_state(activation, sigma_w2, sigma_b2, depth, stack=self._stack_for(seed),
                            theory=theory)
 

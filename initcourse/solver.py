@@ -44,7 +44,7 @@ def solve(seed, x, features) -> jax.Array:
 
     Arguments:
         seed: a whole number, usually passed as a float (``42.0``).
-        x: 1-D numeric array, shape ``(n_in,)``.
+        x: 1-D numeric array, shape ``(fan_in,)``.
         features: a whole number >= 1, possibly passed as a float.
 
     Returns:

@@ -163,16 +163,16 @@ class TrainingExplorer(canvas.Explorer):
                           else ([], []))
             acc.set_data(h.record_steps, h.test_accuracy_curve)
         self._note.set_text("press Train" if not found else "")
-        key = (tuple(labels), state["steps"])
-        if key != getattr(self, "_legend_key", None):
-            self._legend_key = key
+        scene = (tuple(labels), state["steps"])
+        if scene != getattr(self, "_legend_scene", None):
+            self._legend_scene = scene
             for line, label in zip(self._loss_lines, labels, strict=False):
                 line.set_label(label)
             self._loss_ax.legend(self._loss_lines[: len(labels)], labels, loc="upper left",
                                  bbox_to_anchor=(0.0, 1.22), ncol=3, fontsize=10, frameon=False)
             for ax in (self._loss_ax, self._acc_ax):
                 ax.set_xlim(0, state["steps"])
-        return key
+        return scene
 
     def describe(self, state) -> str:
         found = state["histories"]
@@ -271,8 +271,8 @@ class TrainingExplorer(canvas.Explorer):
         shown = {"labels": state.labels, "histories": self.histories, "steps": values["steps"],
                  "status": status}
         with figures.style():
-            key = self.draw(shown)
-        self.view.refresh(key)
+            scene = self.draw(shown)
+        self.view.refresh(scene)
         self.progress.value = state.done
         self.progress.description = f"step {state.done}"
         self._readout = self.describe(shown)

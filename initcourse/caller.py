@@ -154,14 +154,12 @@ class Caller:
         self.fn, self.timeout, self.name, self.arg_names = fn, timeout, name, arg_names
         if _UNSTOPPED:
             retry_unstopped()
-        self.calls = 0
 
     def __call__(self, *args, size: int | None = None, text: str = "",
                  watch: tuple[str, ...] = ()) -> Outcome:
         """Call ``fn(*args)``; ``size`` is the expected number of output elements, ``text``
         the call as the learner would write it (for messages), ``watch`` file-name prefixes
         whose code, when run by the call, sets ``Outcome.touched``."""
-        self.calls += 1
         text = text or f"{self.name}(...)"
         copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args]
         box: dict = {}

@@ -24,7 +24,7 @@ from initcourse.probes import (
     find_stream,
     reference_kernel,
 )
-from initcourse.report import Finding
+from initcourse.report import Finding, Findings
 
 # Findings that explain outputs that differ from the reference; without one of them a
 # mismatch is reported as `wrong-values`.
@@ -42,11 +42,11 @@ class CaseResult:
     seed: float | int
     fan_in: int
     features: float | int
-    outcome: str
+    result: str
     ok: bool
 
     def cells(self) -> tuple[str, ...]:
-        return repr(self.seed), str(self.fan_in), repr(self.features), self.outcome
+        return repr(self.seed), str(self.fan_in), repr(self.features), self.result
 
 
 COLUMNS = ("seed", "len(x)", "features", "result")
@@ -54,25 +54,6 @@ COLUMNS = ("seed", "len(x)", "features", "result")
 
 class _Stop(Exception):
     """The probes cannot go further (the finding that says why is already recorded)."""
-
-
-class _Findings:
-    """Findings in the order found, one per code (the first detail wins)."""
-
-    def __init__(self):
-        self._items: dict[str, Finding] = {}
-
-    def add(self, finding: Finding) -> None:
-        self._items.setdefault(finding.code, finding)
-
-    def codes(self) -> set[str]:
-        return set(self._items)
-
-    def __bool__(self) -> bool:
-        return bool(self._items)
-
-    def as_tuple(self) -> tuple[Finding, ...]:
-        return tuple(self._items.values())
 
 
 def diagnose(call, cases: tuple[Case, ...], probes: Probes, *, reference, api: str,
@@ -86,7 +67,7 @@ def diagnose(call, cases: tuple[Case, ...], probes: Probes, *, reference, api: s
         everywhere. Raises :class:`~initcourse.caller.TimedOut` if a call does. ``watch``:
         the answer key's file, to catch a ``solve`` that calls it.
     """
-    findings = _Findings()
+    findings = Findings()
     # The reference first: it also compiles what the learner's calls will need, so that a
     # cold start does not count against the learner's time limit.
     expected = [np.asarray(reference(*cases[0].args()), np.float64)]
@@ -112,10 +93,10 @@ def diagnose(call, cases: tuple[Case, ...], probes: Probes, *, reference, api: s
 
     if mismatch:
         try:
-            _probe_layer(call, probes, api, findings, typed, loose="dtype" in findings.codes())
+            _probe_layer(call, probes, api, findings, typed, loose="dtype" in findings)
         except _Stop:
             pass
-        if not findings.codes() & _EXPLAINS_VALUES and not _kernel_found(findings):
+        if not findings.keys() & _EXPLAINS_VALUES and not _kernel_found(findings):
             bad = next(r for r in rows if not r.ok)
             findings.add(Finding("wrong-values", f"first on the case {_case_text(bad)}"))
     elif not findings and any(r.ok for r in rows):
@@ -127,7 +108,7 @@ def diagnose(call, cases: tuple[Case, ...], probes: Probes, *, reference, api: s
             findings.add(Finding("calls-reference"))
         elif last.mutated:
             findings.add(_mutation(last, cases[0].call_text()))
-    return tuple(rows), findings.as_tuple()
+    return tuple(rows), tuple(findings.values())
 
 
 def _call_case(call, case: Case, *, int_seed: bool = False, int_features: bool = False):
@@ -142,19 +123,19 @@ def _mutation(outcome: Outcome, call: str) -> Finding:
                                     "numbers than before the call")
 
 
-def _kernel_found(findings: _Findings) -> bool:
-    return any(code.startswith("kernel:") for code in findings.codes())
+def _kernel_found(findings: Findings) -> bool:
+    return any(code.startswith("kernel:") for code in findings)
 
 
-def _row(case: Case, outcome: str, ok: bool) -> CaseResult:
-    return CaseResult(case.seed, case.fan_in, case.features, outcome, ok)
+def _row(case: Case, result: str, ok: bool) -> CaseResult:
+    return CaseResult(case.seed, case.fan_in, case.features, result, ok)
 
 
 def _case_text(row: CaseResult) -> str:
     return f"seed={row.seed!r}, len(x)={row.fan_in}, features={row.features!r}"
 
 
-def _retry_with_ints(call, case: Case, outcome: Outcome, findings: _Findings, typed: dict):
+def _retry_with_ints(call, case: Case, outcome: Outcome, findings: Findings, typed: dict):
     """A call failed: does it work with an int seed and int features? Then say which float
     broke it; else classify the error. Returns ``(outcome, note)``, the outcome None if
     the int call fails too; the note is what the case's row says."""
@@ -183,7 +164,7 @@ def _retry_with_ints(call, case: Case, outcome: Outcome, findings: _Findings, ty
     return None, f"raised {type(outcome.error).__name__}"
 
 
-def _compare(case: Case, outcome: Outcome, expected: np.ndarray, findings: _Findings):
+def _compare(case: Case, outcome: Outcome, expected: np.ndarray, findings: Findings):
     """Check one output against the reference's; returns the row's text and whether it is ok."""
     features = int(case.features)
     if outcome.values is None:
@@ -217,7 +198,7 @@ def _compare(case: Case, outcome: Outcome, expected: np.ndarray, findings: _Find
     return ("ok" if shape_ok else f"shape {outcome.values.shape}"), shape_ok
 
 
-def _probe_layer(call, probes: Probes, api: str, findings: _Findings, typed: dict, *,
+def _probe_layer(call, probes: Probes, api: str, findings: Findings, typed: dict, *,
                  loose: bool) -> None:
     """Read the learner's layer on a 24x256 probe: determinism, activation, bias, kernel,
     seed, random stream."""
@@ -277,7 +258,7 @@ def _probe_layer(call, probes: Probes, api: str, findings: _Findings, typed: dic
         findings.add(_seed_ignored(seed, other_seed))
     if kernel_finding is not None:
         findings.add(kernel_finding)
-    elif "seed-ignored" not in findings.codes():
+    elif "seed-ignored" not in findings:
         findings.add(find_stream(kernel, seed, api))
 
 

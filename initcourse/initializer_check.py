@@ -35,7 +35,7 @@ from initcourse.initializer_probes import (
     ulp_distance,
 )
 from initcourse.probes import classify_error
-from initcourse.report import Finding, ReportView, blocks_for
+from initcourse.report import Finding, Findings, ReportView, blocks_for
 
 EXERCISE = "lecun_normal_init"
 _ARGS = ("key", "shape", "dtype")
@@ -107,11 +107,11 @@ class InitRow:
     """How ``lecun_normal_init`` did on one hidden case."""
 
     case: InitCase
-    outcome: str
+    result: str
     ok: bool
 
     def cells(self) -> tuple[str, ...]:
-        return self.case.cells(self.outcome)
+        return self.case.cells(self.result)
 
 
 @dataclass(frozen=True, repr=False)
@@ -171,10 +171,8 @@ def check_initializer(fn, *, seed=None, timeout=10.0) -> InitializerReport:
 
 
 def _diagnose(call, cases, reference):
-    findings: dict[str, Finding] = {}
-
-    def add(finding):
-        findings.setdefault(finding.code, finding)
+    findings = Findings()
+    add = findings.add
 
     # The answer key first, case by case: it also compiles what a right solution's call
     # will need, so that a cold start does not count against the learner's time limit.
@@ -248,12 +246,9 @@ def _compare(case: InitCase, got, want: np.ndarray, add):
     return "wrong values", False, None
 
 
-def _probe(call, findings: dict) -> None:
+def _probe(call, findings: Findings) -> None:
     """The hidden cases' values differ: read the key's and the distribution's role."""
-
-    def add(finding):
-        findings.setdefault(finding.code, finding)
-
+    add = findings.add
     key, other = jax.random.PRNGKey(11), jax.random.PRNGKey(12)
 
     def draw(k, shape, text_key="PRNGKey(11)"):

@@ -32,6 +32,13 @@ class Finding:
     detail: str = ""
 
 
+class Findings(dict):
+    """A check's findings by code, in the order found (the first detail of a code wins)."""
+
+    def add(self, finding: Finding) -> None:
+        self.setdefault(finding.code, finding)
+
+
 @dataclass(frozen=True)
 class Block:
     """One paragraph of a report's message: a mistake (``code``, ``title``, ``detail``,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 #: The seeds of the course: the whole numbers ``jax.random.PRNGKey`` takes without
@@ -25,7 +27,7 @@ def _real(name: str, value) -> numbers.Real:
     """``value`` as a Python real number: a real number or a 0-d numeric array, not a bool."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a number, not a bool; received {shown(value)}")
-    if isinstance(value, np.ndarray) or _is_jax_array(value):
+    if isinstance(value, (np.ndarray, jax.Array)):
         arr = np.asarray(value)
         if arr.ndim != 0 or arr.dtype.kind not in "iuf":
             raise TypeError(f"{name} must be a real number; received {shown(value)}")
@@ -89,9 +91,6 @@ def choice(name: str, value, options) -> str:
 
 def float_dtype(name: str, value) -> np.dtype:
     """A floating dtype JAX computes in: float32, bfloat16, float16, or float64 in x64 mode."""
-    import jax
-    import jax.numpy as jnp
-
     try:
         if value is None:
             raise TypeError
@@ -111,8 +110,6 @@ def float_dtype(name: str, value) -> np.dtype:
 
 def vector(name: str, value) -> np.ndarray:
     """A non-empty, finite 1-D array of ints or floats (bfloat16 included), as numpy."""
-    import jax.numpy as jnp
-
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be a 1-D numeric array; received {shown(value)}")
     try:
@@ -131,10 +128,3 @@ def vector(name: str, value) -> np.ndarray:
         raise ValueError(f"{name} must hold only finite values (no NaN or inf); received {shown(value)}")
     return arr
 
-
-def _is_jax_array(value) -> bool:
-    try:
-        import jax
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(value, jax.Array)

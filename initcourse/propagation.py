@@ -83,49 +83,45 @@ def _engine(stack, drawn, key, family, multiplier, act, depth, *, batch, keep, w
     Returns ``(stack, forward, backward)``: per-layer stds of shape ``(capacity,)`` (NaN
     above ``depth``), or with ``keep`` every value, shape ``(capacity, batch, width)``;
     with ``weights``, ``backward`` is ``(std of dL/dh_l, of dL/dW_l, of h_{l-1})``.
+    The loops run ``depth`` times (a traced bound): a shallow run costs what its layers do.
     """
     capacity, width, _ = stack.shape
     k_w, k_x, k_r = jax.random.split(key, 3)
     keys = jax.random.split(k_w, capacity)  # layer l's key, whatever the capacity
 
-    def fill(state):
-        stack, layer = state
+    def fill(layer, stack):
         w = unit_draw(family, keys[layer], (width, width))
-        return jax.lax.dynamic_update_index_in_dim(stack, w, layer, 0), layer + 1
+        return jax.lax.dynamic_update_index_in_dim(stack, w, layer, 0)
 
-    stack, _ = jax.lax.while_loop(lambda s: s[1] < depth, fill, (stack, drawn))
+    stack = jax.lax.fori_loop(drawn, depth, fill, stack)
     x = jax.random.normal(k_x, (batch, width), jnp.float32)
     r = jax.random.normal(k_r, (batch, width), jnp.float32)
     measure = (lambda a: a) if keep else _std
-    skipped = jnp.full((batch, width) if keep else (), jnp.nan, jnp.float32)
+    per_layer = jnp.full((capacity, batch, width) if keep else (capacity,), jnp.nan, jnp.float32)
+    rows = jnp.zeros((capacity, batch, width), jnp.float32)
 
-    def forward(h, inputs):
-        w, layer = inputs
+    def forward(layer, state):
+        h, fwd, slopes, inputs = state
+        a, slope = jax.lax.switch(act, _BRANCHES, (h @ stack[layer]) * multiplier)
+        inputs = inputs.at[layer].set(h) if weights else inputs
+        return a, fwd.at[layer].set(measure(a)), slopes.at[layer].set(slope), inputs
 
-        def run(h):
-            a, slope = jax.lax.switch(act, _BRANCHES, (h @ w) * multiplier)
-            return a, measure(a), slope
+    _, fwd, slopes, inputs = jax.lax.fori_loop(
+        0, depth, forward, (x, per_layer, rows, rows if weights else None))
 
-        a, out, slope = jax.lax.cond(layer < depth, run, lambda h: (h, skipped, h), h)
-        return a, (out, slope, h) if weights else (out, slope)
+    def backward(step, state):
+        g, out = state
+        layer = depth - 1 - step
+        delta = g * slopes[layer]  # dL/dz_l; dL/dW_l = h_{l-1}^T delta
+        if weights:
+            h = inputs[layer]
+            found = (measure(g), _std(h.T @ delta), _std(h))
+            out = tuple(o.at[layer].set(f) for o, f in zip(out, found, strict=True))
+        else:
+            out = out.at[layer].set(measure(g))
+        return (delta @ stack[layer].T) * multiplier, out
 
-    layers = jnp.arange(capacity)
-    _, (fwd, slopes, *inputs) = jax.lax.scan(forward, x, (stack, layers))
-
-    def backward(g, inputs):
-        w, slope, layer, *h = inputs
-        g = jnp.where(layer == depth - 1, r, g)
-
-        def run(g):
-            delta = g * slope  # dL/dz_l; dL/dW_l = h_{l-1}^T delta
-            out = (measure(g), _std(h[0].T @ delta), _std(h[0])) if weights else measure(g)
-            return (delta @ w.T) * multiplier, out
-
-        return jax.lax.cond(layer < depth, run,
-                            lambda g: (g, (skipped,) * 3 if weights else skipped), g)
-
-    _, bwd = jax.lax.scan(backward, jnp.zeros_like(r), (stack, slopes, layers, *inputs),
-                          reverse=True)
+    _, bwd = jax.lax.fori_loop(0, depth, backward, (r, (per_layer,) * 3 if weights else per_layer))
     return stack, fwd, bwd
 
 
@@ -139,8 +135,8 @@ def memory_estimate(capacity: int, width: int, batch: int, *, keep: bool = False
 
 class KernelStack:
     """The unit-variance kernels ``(capacity, width, width)`` of one family and seed, drawn
-    as deep as a run asks and kept: ``nbytes`` once used. The layers above a run's depth
-    are switched off, so every depth up to ``capacity`` shares one compilation."""
+    as deep as a run asks and kept: ``nbytes`` once used. The depth is a traced loop
+    bound, so every depth up to ``capacity`` shares one compilation."""
 
     def __init__(self, capacity: int, width: int):
         self.capacity, self.width = capacity, width

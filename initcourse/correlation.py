@@ -9,7 +9,7 @@ correlation ``c_l`` of each pair.
 
 A :class:`PairStack` draws the layers once, at unit scale, and owns them: ``sigma_w2``,
 ``sigma_b2``, the activation, the depth and ``q0`` are runtime inputs (the kernels are
-scaled, deeper layers masked), so moving any of them never recompiles. Dropping the
+scaled, the depth a loop bound), so moving any of them never recompiles. Dropping the
 object frees its layers.
 """
 
@@ -65,31 +65,28 @@ def _measure(params, x, weight_std, bias_std, act, depth):
     """Per layer: the mean square of the pre-activations and each pair's correlation.
 
     Shapes: ``params`` kernels ``(max_depth, width, width)``, biases ``(max_depth, width)``;
-    ``x`` ``(pairs, 2, width)``. Layers at or above ``depth`` are skipped (NaN).
+    ``x`` ``(pairs, 2, width)``. The loop runs ``depth`` times (NaN above it).
     """
     width = x.shape[-1]
     dense = _dense(width)
     branches = [ACTIVATIONS[name].jax for name in _NAMES]
-    layers = jnp.arange(params["kernel"].shape[0])
-    nan = jnp.float32(jnp.nan)
+    nan = jnp.full(params["kernel"].shape[:1], jnp.nan, jnp.float32)
 
-    def layer(h, inputs):
-        unit, index = inputs
+    def layer(index, state):
+        h, q, c = state
+        unit = jax.tree.map(lambda a: a[index], params)
         scaled = {"kernel": unit["kernel"] * weight_std, "bias": unit["bias"] * bias_std}
+        z = dense.apply({"params": scaled}, h)
+        # Scaled by the largest entry first: a vanishing signal (1e-30, say) would
+        # underflow when squared and read as 0/0.
+        top = jnp.max(jnp.abs(z), axis=-1, keepdims=True)
+        unit = z / jnp.where(top > 0, top, 1.0)
+        norms = jnp.sqrt(jnp.sum(unit * unit, axis=-1))
+        corr = jnp.sum(unit[:, 0] * unit[:, 1], axis=-1) / (norms[:, 0] * norms[:, 1])
+        return (jax.lax.switch(act, branches, z), q.at[index].set(jnp.mean(z * z)),
+                c.at[index].set(jnp.mean(corr)))
 
-        def run(h):
-            z = dense.apply({"params": scaled}, h)
-            # Scaled by the largest entry first: a vanishing signal (1e-30, say) would
-            # underflow when squared and read as 0/0.
-            top = jnp.max(jnp.abs(z), axis=-1, keepdims=True)
-            unit = z / jnp.where(top > 0, top, 1.0)
-            norms = jnp.sqrt(jnp.sum(unit * unit, axis=-1))
-            corr = jnp.sum(unit[:, 0] * unit[:, 1], axis=-1) / (norms[:, 0] * norms[:, 1])
-            return jax.lax.switch(act, branches, z), (jnp.mean(z * z), jnp.mean(corr))
-
-        return jax.lax.cond(index < depth, run, lambda h: (h, (nan, nan)), h)
-
-    _, (q, c) = jax.lax.scan(layer, x, (params, layers))
+    _, q, c = jax.lax.fori_loop(0, depth, layer, (x, nan, nan))
     return q, c
 
 

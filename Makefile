@@ -56,11 +56,8 @@ test-browser: install  ## JupyterLab + Chromium tests only
 lint: install  ## ruff on the package, tests, benchmarks and notebooks
 	$(BIN)/ruff check initcourse tests benchmarks notebooks tools
 
-bench: install  ## Run the benchmarks (they print their figures)
-	$(BIN)/python benchmarks/foundation.py
-	$(BIN)/python benchmarks/explorers.py
-	$(BIN)/python benchmarks/phase.py
-	$(BIN)/python benchmarks/training.py
+bench: install  ## Run the benchmarks: they print their figures, written to benchmarks/RESULTS.md
+	$(BIN)/python benchmarks/run.py
 
 notebooks: install  ## Re-execute every notebook top to bottom and store its outputs
 	$(BIN)/python tools/execute_notebooks.py notebooks/[0-9][0-9]_*.ipynb

@@ -26,8 +26,8 @@ import jax
 import numpy as np
 from common import compiles, report, run
 
-from initcourse.depth import DEPTH_BATCH
-from initcourse.explorers import DepthExplorer, FanInExplorer
+from initcourse import DepthExplorer, FanInExplorer
+from initcourse.explorers.depth import DEPTH_BATCH
 from initcourse.initializers import resolve
 
 

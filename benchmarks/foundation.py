@@ -21,12 +21,12 @@ import time
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # noqa: E402
-import jax.monitoring  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+from common import compiles  # noqa: E402
 
 from initcourse import layer_stats  # noqa: E402
 from initcourse.initializers import get_initializer  # noqa: E402
-from initcourse.propagation import retained_bytes  # noqa: E402
+from initcourse.propagation.engine import retained_bytes  # noqa: E402
 
 
 @jax.jit
@@ -100,32 +100,25 @@ def main() -> None:
     print(f"layer_stats, kernels redrawn (new seed or family): {cold * 1e3:.0f} ms "
           f"= {cold / bare:.2f}x bare")
 
-    compiles = []
-
-    def listen(event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
-            compiles.append(event)
-
-    jax.monitoring.register_event_duration_secs_listener(listen)
+    counted = compiles()
     shape = dict(depth=8, width=64, batch=64)
     names = ["lecun_normal", "he_normal", "glorot_uniform", "normal", "orthogonal",
              "he_uniform", "glorot_normal", "lecun_uniform", "zeros", "ones"]
     activations = ["linear", "relu", "tanh", "sigmoid", "gelu"]
     layer_stats("lecun_normal", "relu", **shape, seed=0)
-    first = len(compiles)
+    first = compiles() - counted
     for i in range(20):
         layer_stats(names[i % len(names)], activations[i % len(activations)], **shape, seed=i)
-    sweep = len(compiles) - first
+    sweep = compiles() - counted - first
     print(f"compilations: {first} for a new shape, {sweep} across 20 initializer/seed/activation "
           f"changes at that shape")
 
-    before = len(compiles)
+    before = compiles()
     start = time.perf_counter()
     for d in range(1, 101):
         layer_stats("he_normal", "relu", d, 256, batch=64)
     sweep_s = time.perf_counter() - start
-    sweep_compiles = len(compiles) - before
-    jax.monitoring.unregister_event_duration_listener(listen)
+    sweep_compiles = compiles() - before
     retained = retained_bytes() / 2**20
     print(f"depth sweep 1..100 at width 256, batch 64: {sweep_s:.1f} s, {sweep_compiles} "
           f"compilations, kernels kept afterwards {retained:.0f} MiB")

@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 from common import compiles, report, run
 
+from initcourse import DepthExplorer
 from initcourse.activations import ACTIVATIONS
-from initcourse.explorers import DepthExplorer
-from initcourse.phase_explorer import PhaseExplorer
+from initcourse.explorers.phase import PhaseExplorer
 
 
 def phase_sweep() -> list[dict]:

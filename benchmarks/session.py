@@ -32,7 +32,7 @@ from common import compiles, peak_mb, rss_mb
 from flax import linen as nn
 
 import initcourse
-from initcourse.depth import WIDTHS
+from initcourse.explorers.depth import WIDTHS
 
 REPEATS = 7
 

@@ -36,19 +36,15 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
+from common import compiles  # noqa: E402
 
 import initcourse  # noqa: E402
-from initcourse import training_data, training_engine  # noqa: E402
+from initcourse.training import data as training_data  # noqa: E402
+from initcourse.training import engine as training_engine  # noqa: E402
 
 SHAPE = {"depth": 30, "width": 64, "batch": 128}
 STEPS = 200
 REPEATS = 5
-_COMPILES = {"count": 0}
-
-
-def _on_event(event: str, duration: float, **kwargs) -> None:
-    if event == "/jax/core/compile/backend_compile_duration":
-        _COMPILES["count"] += 1
 
 
 @functools.cache
@@ -95,7 +91,7 @@ def median_ratio(numerator, denominator, which: int) -> float:
 
 
 def main() -> None:
-    jax.monitoring.register_event_duration_secs_listener(_on_event)
+    compiles()  # starts counting
     common = dict(SHAPE, steps=STEPS, learning_rate=0.01)
     # Warm-up: every program once (train, the explorer, the bare loop), and the sampler of
     # each initializer used below (a new distribution family compiles its draw once).
@@ -108,7 +104,7 @@ def main() -> None:
     explorer.train()
     bare_loop(0, 2)
 
-    before = _COMPILES["count"]
+    before = compiles()
     # Each call of train pays a fixed cost (drawing the initial kernels, the optimizer's
     # state, the step-0 probe, the history) besides its steps. The per-step cost (what the
     # diagnostics could slow) is the difference between a run of STEPS and one of STEPS / 2,
@@ -140,7 +136,7 @@ def main() -> None:
         explorer.set(seed=seed)
         explorer_s.append(timed(explorer.train))
     explorer_ratio, explorer_cpu_ratio = (median_ratio(explorer_s, direct_s, i) for i in (0, 1))
-    compiles = _COMPILES["count"] - before
+    recompiled = compiles() - before
 
     ms = 1000 / STEPS
     print(f"depth {SHAPE['depth']}, width {SHAPE['width']}, batch {SHAPE['batch']}:")
@@ -158,7 +154,7 @@ def main() -> None:
     print(f"CPU-time ratios (less sensitive to a busy machine): step {step_cpu_ratio:.2f}, "
           f"whole call {call_cpu_ratio:.2f}, explorer overhead {explorer_cpu_ratio:.2f}")
     print(f"training: step_ratio={step_ratio:.2f} call_ratio={call_ratio:.2f} "
-          f"explorer_overhead_ratio={explorer_ratio:.2f} compiles_after_warmup={compiles}")
+          f"explorer_overhead_ratio={explorer_ratio:.2f} compiles_after_warmup={recompiled}")
 
 
 if __name__ == "__main__":

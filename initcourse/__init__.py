@@ -1,84 +1,97 @@
 """initcourse: an interactive course on neural-network weight initialization.
 
-The helper package of the course's notebooks:
+The helper package of the course's notebooks, one room per concept; this face gathers
+what the notebooks use, so that they import ``initcourse`` and a few namespaces only:
 
-- :mod:`initcourse.solver`: the exercises' answer keys, :class:`LecunDense`, :func:`solve`,
-  :func:`solve_nnx` and :func:`lecun_normal_init` (loaded on first use, never on import).
 - :mod:`initcourse.initializers`: the registry of initializers and their theory
-  (:func:`expected_std`, :func:`measured_std`).
+  (:func:`expected_std`, :func:`measured_std`, :data:`TRUNCATED_NORMAL_STD`);
 - :mod:`initcourse.propagation`: signal and gradient statistics of deep MLPs
-  (:func:`layer_stats`, :func:`predicted_stats`).
-- :mod:`initcourse.training`: :func:`train` a deep MLP on handwritten digits and record
-  what the initializer does to it; :mod:`initcourse.lsuv_init`: :func:`lsuv`, a
-  data-driven initialization (loaded on first use).
-- :mod:`initcourse.meanfield`: mean-field theory in NumPy: the fixed point ``q*``,
-  :func:`chi1`, :func:`edge_of_chaos`, :func:`depth_scales`, the correlation map;
-  :mod:`initcourse.correlation` and :mod:`initcourse.isometry` measure the same things on
-  real Flax stacks (loaded on first use).
-- :mod:`initcourse.gradients`: which layers learn: the weight gradients per layer
-  (:func:`gradient_stats`).
-- :mod:`initcourse.claims`: :func:`claim`, the check behind each lesson a notebook states.
-- :mod:`initcourse.explorers`, :mod:`initcourse.figures`, :mod:`initcourse.grader`: widgets,
-  figures and the exercise check. They load matplotlib and ipywidgets, so they are
-  imported only when first used.
+  (:func:`layer_stats`, :func:`gradient_stats`, :func:`predicted_stats`);
+- :mod:`initcourse.meanfield`: mean-field theory in NumPy (the fixed point ``q*``,
+  :func:`chi1`, :func:`edge_of_chaos`, :func:`depth_scales`) and the same numbers measured
+  on Flax stacks;
+- :mod:`initcourse.training`: :func:`train` a deep MLP on handwritten digits, :func:`lsuv`,
+  and the training figures;
+- :mod:`initcourse.explorers`: the widgets (:func:`fan_in_explorer`, :func:`depth_explorer`,
+  :func:`phase_explorer`, :func:`training_explorer`) and the classroom :class:`Demo`;
+- :mod:`initcourse.exercises`: the checks (:func:`check`, :func:`check_initializer`),
+  :func:`hint` and :func:`show_solution`; :mod:`initcourse.solver` holds the answer keys;
+- :mod:`initcourse.grading`: a class's notebooks graded in a sandbox (``initcourse grade``);
+- :mod:`initcourse.keys`: the keys Flax derives for each parameter; :mod:`initcourse.claims`:
+  :func:`claim`, the check behind each lesson a notebook states; :mod:`initcourse.figures`.
 
-Importing the package has no side effects: it changes no matplotlib or JAX setting.
+Widgets, figures, checks and training load matplotlib, ipywidgets or JAX programs, so
+they are imported when first used. Importing the package has no side effects: it changes
+no matplotlib or JAX setting.
 """
 
 from __future__ import annotations
 
-import importlib
-
+from initcourse import _lazy
 from initcourse.claims import ClaimError, claim
-from initcourse.edge import critical_line, edge_of_chaos
-from initcourse.gradients import GradientStats, gradient_stats
 from initcourse.initializers import (
     INITIALIZERS,
+    TRUNCATED_NORMAL_STD,
     expected_std,
     get_initializer,
     measured_std,
     sample_kernel,
+    truncation_bound,
 )
 from initcourse.meanfield import (
     chi1,
     correlation_by_layer,
     correlation_map,
+    critical_line,
     depth_scales,
+    edge_of_chaos,
     fixed_point,
+    predicted_stats,
 )
-from initcourse.propagation import ACTIVATIONS, LayerStats, layer_stats, predicted_stats
+from initcourse.propagation import (
+    ACTIVATIONS,
+    GradientStats,
+    LayerStats,
+    gradient_stats,
+    layer_stats,
+)
 
 __version__ = "0.1.0"
 
 # name -> module that defines it, loaded on first access (PEP 562).
 _LAZY = {
-    "check": "initcourse.grader",
-    "hint": "initcourse.grader",
-    "show_solution": "initcourse.grader",
-    "CheckReport": "initcourse.grader",
-    "check_initializer": "initcourse.initializer_check",
-    "InitializerReport": "initcourse.initializer_check",
+    "check": "initcourse.exercises.dense.grader",
+    "hint": "initcourse.exercises.hints",
+    "show_solution": "initcourse.exercises.hints",
+    "CheckReport": "initcourse.exercises.dense.grader",
+    "check_initializer": "initcourse.exercises.initializer.grader",
+    "InitializerReport": "initcourse.exercises.initializer.grader",
     "LecunDense": "initcourse.solver",
     "solve": "initcourse.solver",
     "solve_nnx": "initcourse.solver",
     "lecun_normal_init": "initcourse.solver",
-    "FanInExplorer": "initcourse.explorers",
-    "DepthExplorer": "initcourse.explorers",
-    "fan_in_explorer": "initcourse.explorers",
-    "depth_explorer": "initcourse.explorers",
-    "train": "initcourse.training",
-    "train_runs": "initcourse.training",
-    "TrainHistory": "initcourse.training",
-    "lsuv": "initcourse.lsuv_init",
-    "TrainingExplorer": "initcourse.training_widget",
-    "training_explorer": "initcourse.training_widget",
-    "LSUVResult": "initcourse.lsuv_init",
-    "PairStack": "initcourse.correlation",
-    "measured_correlation": "initcourse.correlation",
-    "jacobian_singular_values": "initcourse.isometry",
-    "product_singular_values": "initcourse.isometry",
-    "PhaseExplorer": "initcourse.phase_explorer",
-    "phase_explorer": "initcourse.phase_explorer",
+    "FanInExplorer": "initcourse.explorers.fan_in",
+    "DepthExplorer": "initcourse.explorers.depth",
+    "fan_in_explorer": "initcourse.explorers.fan_in",
+    "depth_explorer": "initcourse.explorers.depth",
+    "train": "initcourse.training.runs",
+    "train_runs": "initcourse.training.runs",
+    "TrainHistory": "initcourse.training.runs",
+    "lsuv": "initcourse.training.lsuv",
+    "TrainingExplorer": "initcourse.explorers.training",
+    "training_explorer": "initcourse.explorers.training",
+    "LSUVResult": "initcourse.training.lsuv",
+    "PairStack": "initcourse.meanfield.correlation",
+    "jacobian_singular_values": "initcourse.meanfield.isometry",
+    "product_singular_values": "initcourse.meanfield.isometry",
+    "PhaseExplorer": "initcourse.explorers.phase",
+    "Demo": "initcourse.explorers.demo",
+    "ULP_LIMIT": "initcourse.exercises.initializer.feedback",
+    "linen_param_key": "initcourse.keys",
+    "nnx_param_key": "initcourse.keys",
+    "param_paths": "initcourse.keys",
+    "same_params": "initcourse.keys",
+    "phase_explorer": "initcourse.explorers.phase",
 }
 
 __all__ = [
@@ -87,6 +100,7 @@ __all__ = [
     "GradientStats",
     "INITIALIZERS",
     "LayerStats",
+    "TRUNCATED_NORMAL_STD",
     "chi1",
     "claim",
     "correlation_by_layer",
@@ -102,18 +116,9 @@ __all__ = [
     "measured_std",
     "predicted_stats",
     "sample_kernel",
+    "truncation_bound",
     *_LAZY,
 ]
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'initcourse' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = _lazy.attach(__name__, _LAZY)

@@ -13,6 +13,9 @@ import numpy as np
 #: The seeds of the course: the whole numbers ``jax.random.PRNGKey`` takes without
 #: folding two of them onto one key (it folds 2**32 onto 0 and -1 onto 2**32 - 1).
 SEED_RANGE = (0, 2**32 - 1)
+#: The run seeds of a check's hidden inputs (``check(..., seed=)``, ``initcourse grade
+#: --seed``): any seed NumPy's generators take, up to 2**63 - 1 (one signed 64-bit int).
+RUN_SEED_RANGE = (0, 2**63 - 1)
 
 
 def shown(value) -> str:
@@ -64,15 +67,31 @@ def seed(value, name: str = "seed") -> int:
     return integral(name, value, minimum=SEED_RANGE[0], maximum=SEED_RANGE[1])
 
 
+def _as_float(value: numbers.Real) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond float's range
+        return math.inf
+
+
+def real(name: str, value, *, minimum: float = -math.inf, maximum: float = math.inf) -> float:
+    """Return ``value`` as a float if it is a finite real number in ``[minimum, maximum]``
+    (a real number or a 0-d numeric array, not a bool)."""
+    value = _real(name, value)
+    number = _as_float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite; received {shown(value)}")
+    if not minimum <= number <= maximum:
+        raise ValueError(f"{name} must be between {minimum:g} and {maximum:g}; received {shown(value)}")
+    return number
+
+
 def positive_real(name: str, value, *, allow_zero: bool = False,
                   maximum: float = math.inf) -> float:
     """Return ``value`` as a float if it is a finite real number in ``(0, maximum]``
     (``[0, maximum]`` with ``allow_zero``)."""
     value = _real(name, value)
-    try:
-        as_float = float(value)
-    except OverflowError:  # an int beyond float's range
-        as_float = math.inf
+    as_float = _as_float(value)
     if not (math.isfinite(as_float) and (0 < as_float or allow_zero and as_float == 0)
             and as_float <= maximum):
         low = "[0" if allow_zero else "(0"

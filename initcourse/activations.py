@@ -2,7 +2,8 @@
 
 Each entry holds the function for JAX (what the networks use, ``flax.linen``'s own
 definitions) and a float64 NumPy version of the function and its slope ``phi'`` for the
-theory: ``float(ACTIVATIONS["relu"].slope(np.array(2.0)))`` is 1.0.
+theory: ``float(FUNCTIONS["relu"].slope(np.array(2.0)))`` is 1.0. :data:`ACTIVATIONS` is
+the tuple of their names (the face's ``initcourse.ACTIVATIONS``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Activation:
 
 
 #: name -> Activation, in the course's order.
-ACTIVATIONS: dict[str, Activation] = {
+FUNCTIONS: dict[str, Activation] = {
     a.name: a
     for a in (
         Activation("linear", lambda z: z, lambda z: z, np.ones_like),
@@ -55,3 +56,6 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("gelu", nn.gelu, _gelu, _gelu_slope),
     )
 }
+
+#: The activations' names, in the course's order: what an ``activation`` argument accepts.
+ACTIVATIONS: tuple[str, ...] = tuple(FUNCTIONS)

@@ -15,12 +15,11 @@ from initcourse import _validate
 #: The largest ``features`` the answer keys accept.
 MAX_FEATURES = 65_536
 #: The largest kernel the answer keys draw: 2**24 weights, 64 MiB in float32.
-MAX_WEIGHTS = 2**24
+MAX_KERNEL_WEIGHTS = 2**24
 #: Seconds a check may give each call of the learner's function.
 MAX_TIMEOUT_S = 600.0
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-shown = _validate.shown
 
 
 def solve_arguments(seed, x, features) -> tuple[int, jax.Array, int]:
@@ -28,20 +27,15 @@ def solve_arguments(seed, x, features) -> tuple[int, jax.Array, int]:
     JAX array (float inputs keep their dtype: float32, bfloat16, float16; integers become
     float32 exactly as NumPy rounds them, never wrapped; float64 becomes float32 and must
     fit in it)."""
-    seed = whole("seed", seed, *_validate.SEED_RANGE)
-    features = whole("features", features, 1, MAX_FEATURES)
+    seed = _validate.seed(seed)
+    features = _validate.integral("features", features, minimum=1, maximum=MAX_FEATURES)
     x = vector("x", x)
-    if x.shape[0] * features > MAX_WEIGHTS:
+    if x.shape[0] * features > MAX_KERNEL_WEIGHTS:
         raise ValueError(
-            f"len(x) * features must be <= {MAX_WEIGHTS} (the kernel's weights, "
-            f"{MAX_WEIGHTS * 4 // 2**20} MiB in float32); received len(x)={x.shape[0]}, "
+            f"len(x) * features must be <= {MAX_KERNEL_WEIGHTS} (the kernel's weights, "
+            f"{MAX_KERNEL_WEIGHTS * 4 // 2**20} MiB in float32); received len(x)={x.shape[0]}, "
             f"features={features}")
     return seed, x, features
-
-
-def whole(name: str, value, minimum: int, maximum: int) -> int:
-    """``value`` as an int in [minimum, maximum]; a clear error naming ``name`` otherwise."""
-    return _validate.integral(name, value, minimum=minimum, maximum=maximum)
 
 
 def vector(name: str, value) -> jax.Array:
@@ -49,7 +43,7 @@ def vector(name: str, value) -> jax.Array:
     arr = _validate.vector(name, value)
     if np.max(np.abs(arr.astype(np.float64))) > _FLOAT32_MAX:
         raise ValueError(f"{name} must fit in float32 (|{name}| <= {_FLOAT32_MAX:.4g}), the "
-                         f"layer's precision; received {shown(value)}")
+                         f"layer's precision; received {_validate.shown(value)}")
     if arr.dtype.kind in "iu" or arr.dtype == np.float64:
         return jnp.asarray(arr.astype(np.float32))
     return jnp.asarray(value) if isinstance(value, jax.Array) else jnp.asarray(arr)
@@ -57,29 +51,30 @@ def vector(name: str, value) -> jax.Array:
 
 def initializer_arguments(key, shape, dtype) -> tuple[jax.Array, tuple[int, ...], np.dtype]:
     """``(key, shape, dtype)`` of an initializer, checked: a JAX key (typed, or a raw
-    ``uint32[2]``), a shape of at least 2 positive ints with at most :data:`MAX_WEIGHTS`
+    ``uint32[2]``), a shape of at least 2 positive ints with at most :data:`MAX_KERNEL_WEIGHTS`
     elements, and a float dtype."""
     is_typed = isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
     if not is_typed:
         raw = np.asarray(key) if isinstance(key, (jax.Array, np.ndarray)) else None
         if raw is None or raw.shape != (2,) or raw.dtype != np.uint32:
             raise TypeError("key must be a JAX key, jax.random.key(n) or "
-                            f"jax.random.PRNGKey(n); received {shown(key)}")
+                            f"jax.random.PRNGKey(n); received {_validate.shown(key)}")
     if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__"):
-        raise TypeError(f"shape must be a tuple of ints; received {shown(shape)}")
-    shape = tuple(whole("shape's entries", n, 1, MAX_WEIGHTS) for n in shape)
+        raise TypeError(f"shape must be a tuple of ints; received {_validate.shown(shape)}")
+    shape = tuple(_validate.integral("shape's entries", n, minimum=1, maximum=MAX_KERNEL_WEIGHTS)
+                  for n in shape)
     if len(shape) < 2:
         raise ValueError("shape must have at least 2 axes (fan_in is every axis but the last); "
                          f"received {shape!r}")
-    if math.prod(shape) > MAX_WEIGHTS:
-        raise ValueError(f"shape must have at most {MAX_WEIGHTS} elements; received {shape!r}")
+    if math.prod(shape) > MAX_KERNEL_WEIGHTS:
+        raise ValueError(f"shape must have at most {MAX_KERNEL_WEIGHTS} elements; received {shape!r}")
     try:
         dtype = jnp.dtype(dtype)
     except TypeError as exc:
-        raise TypeError(f"dtype must be a float dtype; received {shown(dtype)}") from exc
+        raise TypeError(f"dtype must be a float dtype; received {_validate.shown(dtype)}") from exc
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype must be a float dtype (float32, bfloat16, ...); "
-                        f"received {shown(dtype)}")
+                        f"received {_validate.shown(dtype)}")
     return key, shape, dtype
 
 
@@ -90,7 +85,9 @@ def timeout(value) -> float:
 
 
 def check_seed(value) -> int | None:
-    """The seed of a check's hidden inputs: None (the fixed cases) or an int >= 0."""
+    """The seed of a check's hidden inputs: None (the fixed cases) or a run seed
+    (:data:`initcourse._validate.RUN_SEED_RANGE`, as ``initcourse grade --seed`` takes)."""
     if value is None:
         return None
-    return whole("seed", value, 0, 2**63 - 1)
+    return _validate.integral("seed", value, minimum=_validate.RUN_SEED_RANGE[0],
+                              maximum=_validate.RUN_SEED_RANGE[1])

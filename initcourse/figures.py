@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from initcourse import _validate
-from initcourse.propagation import KernelStack, Run, check_run
+from initcourse.propagation.engine import KernelStack, Run, check_run
 
 #: The largest ``depth * batch * width`` :func:`layer_samples` keeps (two float32 copies).
 MAX_SAMPLES = 8_000_000
@@ -102,7 +102,7 @@ def log_limits(values) -> tuple[float, float]:
 @dataclass(frozen=True)
 class LayerSamples(Run):
     """Every value of every layer of one deep MLP at initialization (and the
-    :class:`~initcourse.propagation.Run`).
+    :class:`~initcourse.propagation.engine.Run`).
 
     Attributes:
         activations: shape ``(depth, batch * width)``: the outputs ``h_l`` of each layer.

@@ -138,15 +138,17 @@ INITIALIZERS: dict[str, InitializerSpec] = {
 }
 
 
-def spec(initializer) -> InitializerSpec:
-    """The registry entry named ``initializer``; a clear error lists the names."""
+def spec(initializer, argument: str = "initializer", *, also=()) -> InitializerSpec:
+    """The registry entry named ``initializer``; a clear error names ``argument`` and lists
+    the names (with ``also``, other names the caller accepts, such as ``"lsuv"``)."""
     if not isinstance(initializer, str) and callable(initializer):
         raise TypeError(
-            "initializer must be a registry name (one of "
+            f"{argument} must be a registry name (one of "
             f"{', '.join(map(repr, INITIALIZERS))}); a Flax initializer is not accepted "
             f"here, received {initializer!r}"
         )
-    return INITIALIZERS[_validate.choice("initializer", initializer, tuple(INITIALIZERS))]
+    name = _validate.choice(argument, initializer, (*INITIALIZERS, *also))
+    return INITIALIZERS[name]
 
 
 @dataclass(frozen=True)
@@ -161,25 +163,31 @@ class Resolved:
     stddev: float | None
 
 
-def resolve(initializer, *, stddev=None) -> Resolved:
+def resolve(initializer, *, stddev=None, argument: str = "initializer", also=()) -> Resolved:
     """A registry name or any Flax initializer ``(key, shape, dtype) -> Array``, checked:
     the one place that turns an ``initializer`` argument into an initializer, so every
-    function refuses the same mistakes with the same words."""
+    function refuses the same mistakes with the same words. ``argument`` is how errors
+    name it (``"runs[1]: initializer"``), ``stddev``'s name follows it; ``also`` lists other
+    names the caller handles itself (for the error's list, as :func:`spec`)."""
+    if isinstance(initializer, Resolved) and stddev is None:
+        return initializer  # resolved already: one route, not two
+    stddev_name = argument.removesuffix("initializer") + "stddev"
     if isinstance(initializer, str):
-        entry = spec(initializer)
+        entry = spec(initializer, argument, also=also)
         if stddev is not None:
             if entry.family != "normal":
-                raise ValueError(f"stddev only applies to initializer='normal'; received "
-                                 f"stddev={stddev!r} for {initializer!r}")
-            stddev = _validate.positive_real("stddev", stddev, maximum=1e6)
+                raise ValueError(f"{stddev_name} only applies to initializer='normal'; "
+                                 f"received {stddev_name}={stddev!r} for {initializer!r}")
+            stddev = _validate.positive_real(stddev_name, stddev, maximum=1e6)
         return Resolved(entry.name, entry, entry.initializer(stddev=stddev), stddev)
     if stddev is not None:
-        raise ValueError(f"stddev only applies to initializer='normal'; received {stddev!r}")
-    init = check_initializer(initializer)
+        raise ValueError(f"{stddev_name} only applies to initializer='normal'; received "
+                         f"{stddev_name}={stddev!r} for {initializer!r}")
+    init = check_callable(initializer, argument)
     return Resolved(getattr(init, "__qualname__", repr(init)), None, init, None)
 
 
-def check_initializer(init, argument: str = "initializer") -> Callable:
+def check_callable(init, argument: str = "initializer") -> Callable:
     """Check that ``init`` is a Flax initializer ``(key, shape, dtype) -> Array`` by tracing
     it on a tiny shape (nothing drawn or compiled); a factory passed without its ``()``
     (``lecun_normal``) gets a message that says so."""

@@ -33,8 +33,13 @@ def _on_collection(phase: str, info: dict) -> None:
         release_memory()
 
 
-jax.monitoring.register_event_duration_secs_listener(_on_event)
-gc.callbacks.append(_on_collection)
+def _install() -> None:
+    """Add the two hooks (a compile listener, a ``gc.callbacks`` entry) on first use, not at
+    import: importing the package changes nothing global."""
+    if not _count.get("installed"):
+        _count["installed"] = True
+        jax.monitoring.register_event_duration_secs_listener(_on_event)
+        gc.callbacks.append(_on_collection)
 
 
 def release_memory() -> None:
@@ -50,6 +55,7 @@ def release_memory() -> None:
 def releasing():
     """Run a block; if an XLA compilation ran since the last release (in it or before it),
     release the freed heap when it ends, even if it raised."""
+    _install()
     try:
         yield
     finally:
@@ -60,4 +66,5 @@ def releasing():
 def release_after_collection() -> None:
     """Release the freed heap once the next garbage collection ends: a finalizer calls
     this, since what its object holds is freed only after the finalizer returns."""
+    _install()
     _count["after_collection"] = True

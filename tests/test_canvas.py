@@ -23,10 +23,11 @@ import PIL.Image  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from initcourse import controls  # noqa: E402
-from initcourse.canvas import Explorer, log_limits, nice_up  # noqa: E402
-from initcourse.explorers import DepthExplorer, FanInExplorer  # noqa: E402
-from initcourse.figure_view import FigureView  # noqa: E402
+from initcourse import DepthExplorer, FanInExplorer  # noqa: E402
+from initcourse.explorers import controls  # noqa: E402
+from initcourse.explorers.base import Explorer  # noqa: E402
+from initcourse.explorers.view import FigureView  # noqa: E402
+from initcourse.figures import log_limits, nice_up  # noqa: E402
 
 
 def registered_widgets() -> dict:
@@ -217,7 +218,7 @@ def test_rerunning_a_cell_in_a_real_kernel_closes_what_its_last_run_built():
                     return "".join(out)
 
         run("import gc, ipywidgets, initcourse\n"
-            "from initcourse.canvas import Explorer", "setup")
+            "from initcourse.explorers.base import Explorer", "setup")
         count = ("gc.collect(); print(sum(isinstance(o, Explorer) and not o.closed "
                  "for o in gc.get_objects()), len(ipywidgets.widgets.widget._instances))")
         run("initcourse.depth_explorer(width=16, depth=5, canvas='image')", "cell-a")

@@ -17,17 +17,19 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from solutions import load, timeout
 
 import initcourse
-from initcourse import cases
-from initcourse.caller import Caller, Outcome
-from tests.test_grader import CORRECT, WRONG, _timeout
+from initcourse.exercises.caller import Caller, Outcome
+from initcourse.exercises.dense import cases
+
+CORRECT, WRONG = load("correct"), load("wrong")
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _check(solve, **kwargs):
-    kwargs.setdefault("timeout", _timeout(solve))
+    kwargs.setdefault("timeout", timeout(solve))
     return initcourse.check(solve, **kwargs)
 
 
@@ -225,7 +227,7 @@ def _run(code: str) -> str:
 def test_importing_the_package_and_the_checks_never_loads_the_answer_key():
     out = _run("""
         import sys
-        import initcourse, initcourse.grader, initcourse.initializer_check
+        import initcourse, initcourse.exercises.dense.grader, initcourse.exercises.initializer.grader
         initcourse.hint(); initcourse.hint(exercise=2)
         print("initcourse.solver" in sys.modules)
     """)
@@ -234,7 +236,7 @@ def test_importing_the_package_and_the_checks_never_loads_the_answer_key():
 
 def test_everything_a_notebook_uses_works_with_a_stubbed_answer_key():
     out = _run(_STUB + """
-import initcourse, initcourse.grader, initcourse.initializer_check
+import initcourse, initcourse.exercises.dense.grader, initcourse.exercises.initializer.grader
 print(initcourse.hint(1).level, initcourse.hint(1, exercise=2).level)
 try:
     initcourse.solve(0, [1.0], 2)

@@ -1,9 +1,15 @@
-"""The package's shape: short modules, and public names only across modules.
+"""The package's shape: rooms by concept, and private names kept inside their room.
 
-A module of ``initcourse`` reads in a sitting (at most ``MAX_LINES`` lines), and no module
-reaches into another one's private names (``_name``): what two modules share is public,
-documented and tested as such. Private *modules* (``initcourse._validate``) are the
-package's own helpers and may be imported; their private names may not.
+``initcourse`` is a face (``__init__.py``), a few modules every room uses, and one
+subpackage per concept (``propagation``, ``meanfield``, ``training``, ``explorers``,
+``exercises``, ``grading``). A private name (``_name``) may cross modules *within* a
+subpackage, whose modules are one piece of work split for reading; it never crosses from
+one room to another: what two rooms share is public, documented and tested as such. A
+top-level module is a room of its own. Private *modules* (``initcourse._validate``) are
+the package's own helpers and may be imported from anywhere; their private names may not.
+
+The notebooks reach the package through few doors: at most ``MAX_NOTEBOOK_PATHS`` module
+paths in all, none private and none two levels down.
 """
 
 from __future__ import annotations
@@ -15,10 +21,10 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "initcourse"
 MODULES = sorted(PACKAGE.rglob("*.py"))
-MAX_LINES = 350
-#: Modules known to break the size rule, with why; each must be split, and the test
-#: fails (strict xfail) as soon as one is short enough, so the entry is removed then.
-TOO_LONG: dict[str, str] = {}
+#: The house: a face and a few shared modules at the top, the rest in rooms.
+MAX_TOP_MODULES, MIN_ROOMS = 14, 4
+MAX_NOTEBOOK_PATHS = 5
+NOTEBOOKS = sorted((PACKAGE.parent / "notebooks").glob("*.ipynb"))
 
 
 def _module_name(path: Path) -> str:
@@ -31,14 +37,23 @@ def _is_module(dotted: str) -> bool:
     return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
+def room(dotted: str) -> str:
+    """The room of a module: its subpackage below ``initcourse``, or itself at the top
+    (``initcourse.training.runs`` -> ``initcourse.training``)."""
+    parts = dotted.split(".")
+    if len(parts) >= 2 and (PACKAGE.parent / parts[0] / parts[1] / "__init__.py").exists():
+        return ".".join(parts[:2])
+    return dotted
+
+
 def _private(name: str) -> bool:
     return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
 
 
 def private_uses(path: Path) -> list[str]:
-    """``file:line name`` for each private name of another initcourse module used here."""
+    """``file:line name`` for each private name of another room's module used here."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    here = _module_name(path)
+    here = room(_module_name(path))
     aliases: dict[str, str] = {}  # local name -> initcourse module it is bound to
     found = []
     for node in ast.walk(tree):
@@ -49,7 +64,7 @@ def private_uses(path: Path) -> list[str]:
                 target = f"{node.module}.{item.name}"
                 if _is_module(target):
                     aliases[item.asname or item.name] = target
-                elif _private(item.name) and node.module != here:
+                elif _private(item.name) and room(node.module) != here:
                     found.append(f"{path.name}:{node.lineno} {target}")
         elif isinstance(node, ast.Import):
             for item in node.names:
@@ -58,17 +73,46 @@ def private_uses(path: Path) -> list[str]:
     for node in ast.walk(tree):
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
                 and node.value.id in aliases and _private(node.attr)
-                and aliases[node.value.id] != here):
+                and room(aliases[node.value.id]) != here):
             found.append(f"{path.name}:{node.lineno} {aliases[node.value.id]}.{node.attr}")
     return found
 
 
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(reason=TOO_LONG[p.name], strict=True))
-    if p.name in TOO_LONG else p for p in MODULES], ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_every_module_reads_in_a_sitting(path):
-    lines = len(path.read_text().splitlines())
-    assert lines <= MAX_LINES, f"{path.name} has {lines} lines (at most {MAX_LINES}): split it"
+def test_the_house_has_rooms():
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    rooms = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))
+    assert len(top) <= MAX_TOP_MODULES, f"{len(top)} modules at the top: {top}"
+    assert len(rooms) >= MIN_ROOMS, rooms
+    assert not [n for n in top if n.startswith(("training_", "initializer_"))], top
+
+
+def notebook_paths(notebook: Path) -> set[str]:
+    """The package's module paths a notebook's code imports (``from initcourse import
+    meanfield`` is the path ``initcourse.meanfield``; a function from the face is none)."""
+    import nbformat
+
+    paths = set()
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(line for line in cell.source.splitlines()
+                           if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                paths |= {a.name for a in node.names if a.name.split(".")[0] == "initcourse"}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("initcourse"):
+                paths.add(node.module)
+                paths |= {f"{node.module}.{a.name}" for a in node.names
+                          if _is_module(f"{node.module}.{a.name}")}
+    return paths
+
+
+def test_notebooks_use_few_doors():
+    paths = set().union(*map(notebook_paths, NOTEBOOKS))
+    assert len(paths) <= MAX_NOTEBOOK_PATHS, sorted(paths)
+    for path in paths:
+        parts = path.split(".")
+        assert len(parts) <= 2 and not any(map(_private, parts)), path
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
@@ -77,8 +121,8 @@ def test_no_private_name_crosses_a_module(path):
 
 
 def test_the_rule_catches_what_it_is_for(tmp_path):
-    """The checker itself: it finds a private import and a private attribute, and lets a
-    private module and a module's own names pass."""
+    """The checker itself: it finds a private import and a private attribute from another
+    room, and lets a private module and a room's own names pass."""
     package = tmp_path / "initcourse"
     package.mkdir()
     (package / "_validate.py").write_text("def seed(v):\n    return v\n")
@@ -90,8 +134,15 @@ def test_the_rule_catches_what_it_is_for(tmp_path):
         "_a._helper()\n"
         "_validate.seed(1)\n"
     )
+    room_dir = package / "room"
+    room_dir.mkdir()
+    (room_dir / "__init__.py").write_text("")
+    (room_dir / "one.py").write_text("def _shared():\n    pass\n")
+    (room_dir / "two.py").write_text("from initcourse.room.one import _shared\n"
+                                     "from initcourse.a import _helper\n")
     globals()["PACKAGE"] = package
     try:
+        assert private_uses(room_dir / "two.py") == ["two.py:2 initcourse.a._helper"]
         assert private_uses(package / "b.py") == ["b.py:3 initcourse.a._helper",
                                                   "b.py:4 initcourse.a._helper"]
         assert private_uses(package / "a.py") == []

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 import initcourse
-from initcourse.demo import LOOKS, PROJECTOR_ZOOM, Demo, look_from_query
+from initcourse.explorers.demo import LOOKS, PROJECTOR_ZOOM, Demo, look_from_query
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "demo.ipynb"

@@ -11,29 +11,26 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 
-import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from initcourse import (  # noqa: E402
+from initcourse import (  # noqa: E402  # noqa: E402
     ACTIVATIONS,
     INITIALIZERS,
+    DepthExplorer,
+    FanInExplorer,
+    depth_explorer,
     expected_std,
+    fan_in_explorer,
     layer_stats,
     predicted_stats,
     sample_kernel,
 )
-from initcourse.depth import DEPTH_BATCH, MAX_DEPTH  # noqa: E402
-from initcourse.explorers import (  # noqa: E402
-    DepthExplorer,
-    FanInExplorer,
-    classify_regime,
-    depth_explorer,
-    fan_in_explorer,
-)
-from initcourse.fan_in import KernelDraws  # noqa: E402
+from initcourse.explorers.depth import DEPTH_BATCH, MAX_DEPTH  # noqa: E402
+from initcourse.explorers.fan_in import KernelDraws  # noqa: E402
 from initcourse.initializers import resolve  # noqa: E402
-from initcourse.propagation import KernelStack  # noqa: E402
+from initcourse.propagation.engine import KernelStack  # noqa: E402
+from initcourse.propagation.regimes import classify_regime  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -280,22 +277,13 @@ def test_depth_stats_are_layer_stats(initializer, activation, depth, width):
     np.testing.assert_allclose(backward, reference.backward_std, rtol=1e-5)
 
 
-def test_moving_depth_compiles_nothing(deep):
-    compiles = []
-
-    def listen(event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
-            compiles.append(event)
-
+def test_moving_depth_compiles_nothing(deep, compiles):
     deep.set(activation="relu", initializer="he_normal", depth=100, width=64, seed=0)
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    try:
+    with compiles() as seen:
         for depth in (1, 13, 50, 99):
             deep.depth.value = depth
         deep.set(activation="tanh", initializer="lecun_normal")
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listen)
-    assert compiles == []
+    assert seen.names == []
 
 
 @pytest.mark.parametrize(

@@ -6,53 +6,39 @@ variant must pass with none: no false alarms.
 
 from __future__ import annotations
 
-import importlib
 import re
-import sys
 from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from solutions import load, timeout
 
 import initcourse
-from initcourse import grader
-from initcourse.cases import CASES, PROBE_FAN_IN, PROBE_FEATURES
-from initcourse.feedback import CODES, HINTS, MISTAKES
-from initcourse.probes import classify_kernel
+from initcourse.exercises.dense import grader
+from initcourse.exercises.dense.cases import CASES, PROBE_FAN_IN, PROBE_FEATURES
+from initcourse.exercises.dense.feedback import CODES, HINTS, MISTAKES
+from initcourse.exercises.dense.probes import classify_kernel
 
 SOLUTIONS_DIR = Path(__file__).parent / "solutions"
 
 
-def _timeout(solve) -> float:
-    """1 s for the runaway solutions; generous otherwise, so that JAX's compilations on a busy
-    machine (up to 10 s seen here) are not taken for a runaway call."""
-    return 1.0 if "timeout" in getattr(solve, "expected", ()) else 60.0
-
-
-def _load(name: str) -> dict:
-    """``SOLUTIONS`` of tests/solutions/<name>.py, imported as ``solutions.<name>``."""
-    if str(SOLUTIONS_DIR.parent) not in sys.path:
-        sys.path.insert(0, str(SOLUTIONS_DIR.parent))
-    return importlib.import_module(f"solutions.{name}").SOLUTIONS
-
-
-CORRECT = _load("correct")
-WRONG = _load("wrong")
+CORRECT = load("correct")
+WRONG = load("wrong")
 
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
 def test_correct_variant_passes_with_no_mistakes(name):
-    report = initcourse.check(CORRECT[name], timeout=_timeout(CORRECT[name]))
+    report = initcourse.check(CORRECT[name], timeout=timeout(CORRECT[name]))
     assert report.mistakes == (), report.message
     assert report.passed
-    assert all(row.ok for row in report.cases) and len(report.cases) == len(CASES)
+    assert all(row.ok for row in report.rows) and len(report.rows) == len(CASES)
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))
 def test_wrong_solution_is_reported_with_its_code(name):
     solve = WRONG[name]
-    report = initcourse.check(solve, timeout=_timeout(solve))
+    report = initcourse.check(solve, timeout=timeout(solve))
     assert not report.passed
     assert report.mistakes == solve.expected, report.message
     for code in solve.expected:

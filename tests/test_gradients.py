@@ -8,7 +8,7 @@ import pytest
 from flax import linen as nn
 
 from initcourse import gradient_stats, layer_stats
-from initcourse.activations import ACTIVATIONS
+from initcourse.activations import FUNCTIONS
 from initcourse.initializers import get_initializer
 
 
@@ -20,7 +20,7 @@ class _MLP(nn.Module):
     @nn.compact
     def __call__(self, x):
         for _ in range(self.depth):
-            x = ACTIVATIONS[self.activation].jax(nn.Dense(self.width, use_bias=False)(x))
+            x = FUNCTIONS[self.activation].jax(nn.Dense(self.width, use_bias=False)(x))
         return x
 
 

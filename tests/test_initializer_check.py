@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import sys
 from pathlib import Path
 
 import jax
@@ -18,32 +17,23 @@ import pytest
 from flax import linen as nn
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from solutions import load, timeout
 
 import initcourse
-from initcourse.initializer_check import CASES, draw_cases
-from initcourse.initializer_feedback import CODES, HINTS, MISTAKES, ULP_LIMIT
-from initcourse.initializer_probes import ulp_distance
+from initcourse.exercises.initializer.feedback import CODES, HINTS, MISTAKES, ULP_LIMIT
+from initcourse.exercises.initializer.grader import CASES, draw_cases
+from initcourse.exercises.initializer.probes import ulp_distance
 
 SOLUTIONS_DIR = Path(__file__).parent / "solutions"
 
 
-def _load(name: str) -> dict:
-    if str(SOLUTIONS_DIR.parent) not in sys.path:
-        sys.path.insert(0, str(SOLUTIONS_DIR.parent))
-    return importlib.import_module(f"solutions.{name}").SOLUTIONS
-
-
-CORRECT = _load("init_correct")
-WRONG = _load("init_wrong")
-
-
-def _timeout(fn) -> float:
-    return 1.0 if "timeout" in getattr(fn, "expected", ()) else 60.0
+CORRECT = load("init_correct")
+WRONG = load("init_wrong")
 
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
 def test_correct_variant_passes_with_no_mistakes(name):
-    report = initcourse.check_initializer(CORRECT[name], timeout=_timeout(CORRECT[name]))
+    report = initcourse.check_initializer(CORRECT[name], timeout=timeout(CORRECT[name]))
     assert report.mistakes == (), report.message
     assert report.passed and all(row.ok for row in report.rows)
     assert len(report.rows) == len(CASES)
@@ -52,7 +42,7 @@ def test_correct_variant_passes_with_no_mistakes(name):
 @pytest.mark.parametrize("name", sorted(WRONG))
 def test_wrong_initializer_is_reported_with_its_codes(name):
     fn = WRONG[name]
-    report = initcourse.check_initializer(fn, timeout=_timeout(fn))
+    report = initcourse.check_initializer(fn, timeout=timeout(fn))
     assert not report.passed
     assert report.mistakes == fn.expected, report.message
     for code in fn.expected:

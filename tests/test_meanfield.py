@@ -1,4 +1,4 @@
-"""Mean-field theory (initcourse.meanfield) against independent references.
+"""Mean-field theory (initcourse.meanfield.maps) against independent references.
 
 - Gaussian expectations against ``scipy.integrate`` and closed forms (ReLU's arc-cosine
   kernel, Cho & Saul 2009).
@@ -9,7 +9,7 @@
 - The maps against Monte Carlo through real Flax stacks (``nn.Dense`` with
   ``normal(sqrt(sigma_w2 / width))`` kernels and ``normal(sqrt(sigma_b2))`` biases),
   written here layer by layer, and through the package's ``PairStack``.
-- The measured side (initcourse.correlation, initcourse.isometry) against the same
+- The measured side (initcourse.meanfield.correlation, initcourse.meanfield.isometry) against the same
   hand-written Flax stacks, and the claims of Saxe et al. and Pennington et al.
 """
 
@@ -25,8 +25,9 @@ import pytest
 from flax import linen as nn
 from scipy import integrate, optimize
 
-from initcourse import correlation, edge, isometry
-from initcourse import meanfield as mf
+from initcourse.meanfield import correlation, edge, isometry
+from initcourse.meanfield import maps as mf
+from initcourse.meanfield import quadrature as qd
 
 SQRT_2PI = math.sqrt(2 * math.pi)
 
@@ -100,13 +101,13 @@ def arccos_pair(q, c):
 @pytest.mark.parametrize("name", ["tanh", "relu", "sigmoid", "gelu"])
 @pytest.mark.parametrize("q", [1e-4, 0.3, 1.0, 4.0, 30.0, 300.0])
 def test_gaussian_expectation_matches_scipy(name, q):
-    from initcourse.activations import ACTIVATIONS
+    from initcourse.activations import FUNCTIONS
 
-    act = ACTIVATIONS[name]
+    act = FUNCTIONS[name]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # exp overflow in sigmoid's tail
-        got = mf.gaussian_expectation(lambda u: act.numpy(u) ** 2, q)
-        got_slope = mf.gaussian_expectation(lambda u: act.slope(u) ** 2, q)
+        got = qd.gaussian_expectation(lambda u: act.numpy(u) ** 2, q)
+        got_slope = qd.gaussian_expectation(lambda u: act.slope(u) ** 2, q)
     want = ref_expect(lambda u: REF[name][0](u) ** 2, q)
     want_slope = ref_expect(lambda u: float(act.slope(np.array(u))) ** 2, q)
     assert got == pytest.approx(want, rel=1e-8)
@@ -119,13 +120,13 @@ def test_pair_expectation_of_relu_is_the_arccos_kernel(q, c):
     relu = lambda u: np.maximum(u, 0.0)  # noqa: E731
     step = lambda u: (u > 0).astype(float)  # noqa: E731
     want, want_slope = arccos_pair(q, c)
-    assert mf.gaussian_expectation(relu, q, c) == pytest.approx(want, rel=1e-7)
-    assert mf.gaussian_expectation(step, q, c) == pytest.approx(want_slope, rel=1e-6)
+    assert qd.gaussian_expectation(relu, q, c) == pytest.approx(want, rel=1e-7)
+    assert qd.gaussian_expectation(step, q, c) == pytest.approx(want_slope, rel=1e-6)
 
 
 @pytest.mark.parametrize("q,c", [(0.5, 0.3), (2.0, 0.8), (8.0, -0.5), (1.0, 0.99)])
 def test_pair_expectation_of_tanh_matches_nested_quad(q, c):
-    assert mf.gaussian_expectation(np.tanh, q, c) == pytest.approx(
+    assert qd.gaussian_expectation(np.tanh, q, c) == pytest.approx(
         ref_pair(math.tanh, q, c), rel=1e-7, abs=1e-12)
 
 
@@ -418,7 +419,7 @@ def test_orthogonal_weights_concentrate_the_tanh_jacobian_at_the_edge():
     (lambda: mf.correlation_map("tanh", 1.0, 0.05, 1.5), "c"),
     (lambda: mf.correlation_map("tanh", 1.0, 0.05, np.array([0.2, 1.2])), "c must lie"),
     (lambda: mf.correlation_by_layer("tanh", 1.0, 0.05, 0, c0=0.5), "depth"),
-    (lambda: mf.gaussian_expectation(np.tanh, -1.0), "q"),
+    (lambda: qd.gaussian_expectation(np.tanh, -1.0), "q"),
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_bad_input_gets_a_clear_error_naming_the_argument(call, match):
     with pytest.raises(ValueError, match=match):

@@ -9,9 +9,11 @@ import pytest
 from flax import nnx
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from solutions import load, timeout
 
 import initcourse
-from tests.test_grader import CORRECT, WRONG, _timeout
+
+CORRECT, WRONG = load("correct"), load("wrong")
 
 
 def nnx_recipe(seed, x, features):
@@ -53,7 +55,7 @@ def nnx_extra_draw(seed, x, features):
 
 
 def _check(solve, **kwargs):
-    return initcourse.check(solve, timeout=_timeout(solve), **kwargs)
+    return initcourse.check(solve, timeout=timeout(solve), **kwargs)
 
 
 @settings(max_examples=20, deadline=None)

@@ -7,14 +7,13 @@ from __future__ import annotations
 import gc
 import weakref
 
-import jax
 import numpy as np
 import pytest
 
-from initcourse import edge
-from initcourse import meanfield as mf
-from initcourse.correlation import PairStack
-from initcourse.phase_explorer import C0, PhaseExplorer, phase_explorer, phase_state
+from initcourse.explorers.phase import C0, PhaseExplorer, phase_explorer, phase_state
+from initcourse.meanfield import edge
+from initcourse.meanfield import maps as mf
+from initcourse.meanfield.correlation import PairStack
 
 
 @pytest.fixture(scope="module")
@@ -89,23 +88,14 @@ def test_constructor_checks_before_building():
         phase_explorer(depth=0, canvas="image")
 
 
-def test_moving_the_sliders_compiles_nothing(explorer):
+def test_moving_the_sliders_compiles_nothing(explorer, compiles):
     explorer.set(activation="tanh", sigma_w2=1.0, sigma_b2=0.05, depth=30, seed=0)
-    compiles = []
-
-    def listen(event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
-            compiles.append(event)
-
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    try:
+    with compiles() as seen:
         for step in [{"sigma_w2": 2.2}, {"sigma_b2": 0.2}, {"depth": 77}, {"depth": 3},
                      {"activation": "relu", "sigma_w2": 1.9}, {"activation": "sigmoid"},
                      {"sigma_w2": 4.9, "sigma_b2": 0.0}, {"activation": "tanh", "depth": 100}]:
             explorer.set(**step)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listen)
-    assert compiles == []
+    assert seen.names == []
 
 
 def test_phase_state_is_the_pure_computation():

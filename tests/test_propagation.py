@@ -11,7 +11,7 @@ from flax import linen as nn
 
 from initcourse import layer_stats, predicted_stats
 from initcourse.initializers import get_initializer
-from initcourse.propagation import ACTIVATIONS
+from initcourse.propagation.engine import ACTIVATIONS
 
 ACT = {"linear": lambda z: z, "relu": nn.relu, "tanh": nn.tanh, "sigmoid": nn.sigmoid, "gelu": nn.gelu}
 
@@ -144,17 +144,10 @@ def test_no_theory_for_constant_initializers():
     assert predicted_stats("ones", "tanh", 3, 8) is None
 
 
-def test_one_compilation_per_shape():
-    compiles = []
-
-    def listen(event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
-            compiles.append(event)
-
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    try:
+def test_one_compilation_per_shape(compiles):
+    with compiles() as seen:
         layer_stats("lecun_normal", "relu", 7, 40, batch=16)
-        first = len(compiles)
+        first = len(seen)
         for seed, (name, activation) in enumerate(
             [("he_normal", "relu"), ("glorot_uniform", "tanh"), ("normal", "gelu"),
              ("orthogonal", "linear"), ("zeros", "sigmoid"), ("ones", "relu"),
@@ -162,10 +155,8 @@ def test_one_compilation_per_shape():
         ):
             layer_stats(name, activation, 7, 40, batch=16, seed=seed)
         layer_stats("normal", "relu", 7, 40, batch=16, stddev=0.3)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listen)
     assert first <= 1
-    assert len(compiles) == first
+    assert len(seen) == first
 
 
 @pytest.mark.parametrize(
@@ -220,7 +211,7 @@ def test_predicted_stats_names_its_argument():
 
 def test_a_failed_run_leaves_nothing_broken_behind(monkeypatch):
     """A run that fails (out of memory, say) must not poison the next call at that shape."""
-    from initcourse import propagation
+    from initcourse.propagation import engine as propagation
 
     layer_stats("he_normal", "relu", 3, 8, batch=4)  # caches the kernels of this shape
 
@@ -237,42 +228,26 @@ def test_a_failed_run_leaves_nothing_broken_behind(monkeypatch):
     np.testing.assert_array_equal(again.forward_std, fresh.forward_std)
 
 
-class _Compiles:
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
-            self.count += 1
-
-    def __enter__(self):
-        jax.monitoring.register_event_duration_secs_listener(self)
-        return self
-
-    def __exit__(self, *exc):
-        jax.monitoring.unregister_event_duration_listener(self)
-
-
 def _live_bytes() -> int:
     return sum(a.nbytes for a in jax.live_arrays())
 
 
-def test_a_depth_sweep_compiles_once_and_keeps_one_stack():
+def test_a_depth_sweep_compiles_once_and_keeps_one_stack(compiles):
     """Issue 16, 1: every depth 1..100 at one width shares one compilation, and what stays
     in memory is one stack of 100 kernels (the old code kept one stack per depth)."""
     layer_stats("he_normal", "relu", 1, 48, batch=8)
     before = _live_bytes()
-    with _Compiles() as compiles:
+    with compiles() as seen:
         for depth in range(1, 101):
             stats = layer_stats("he_normal", "relu", depth, 48, batch=8)
-    assert compiles.count == 0
+    assert len(seen) == 0
     assert stats.forward_std.shape == (100,)
     assert _live_bytes() - before <= 4 * 100 * 48 * 48  # the 100 layers drawn so far
 
 
 def test_kept_kernels_stay_within_the_budget():
     """Issue 16, 1: whatever the widths visited, layer_stats keeps at most CACHE_BUDGET."""
-    from initcourse.propagation import CACHE_BUDGET, retained_bytes
+    from initcourse.propagation.engine import CACHE_BUDGET, retained_bytes
 
     for width in (1024, 512, 256, 1024, 128):
         layer_stats("lecun_normal", "linear", 1, width, batch=2)
@@ -280,20 +255,20 @@ def test_kept_kernels_stay_within_the_budget():
     assert retained_bytes() >= 4 * 100 * 1024 * 1024  # the last widths' stacks are kept
 
 
-def test_a_new_initializer_object_compiles_nothing():
+def test_a_new_initializer_object_compiles_nothing(compiles):
     """Issue 16, 2: compilations are keyed on shapes, not on the initializer object."""
     first = layer_stats(nn.initializers.normal(0.1), "relu", 10, 32, batch=8)
-    with _Compiles() as compiles:
+    with compiles() as seen:
         for _ in range(3):
             again = layer_stats(nn.initializers.normal(0.1), "relu", 10, 32, batch=8)
-    assert compiles.count == 0
+    assert len(seen) == 0
     np.testing.assert_array_equal(first.forward_std, again.forward_std)
 
 
 @pytest.mark.parametrize(("depth", "width", "batch"), [(1000, 512, 256), (4, 8192, 256)])
 def test_the_memory_estimate_bounds_what_xla_allocates(depth, width, batch):
     """Issue 16, 5: the estimate that refuses a shape is at least XLA's own analysis."""
-    from initcourse.propagation import _engine, capacity, memory_estimate
+    from initcourse.propagation.engine import _engine, capacity, memory_estimate
 
     layers = capacity(depth, width)[0]
     args = (jax.ShapeDtypeStruct((layers, width, width), jnp.float32), jnp.int32(0),

@@ -14,7 +14,9 @@ import pytest
 from flax import linen as nn
 
 import initcourse
-from initcourse import training, training_data, training_engine
+from initcourse.training import data as training_data
+from initcourse.training import engine as training_engine
+from initcourse.training import runs as training
 
 SMALL = dict(depth=4, width=32, batch=64)
 
@@ -28,7 +30,7 @@ class MLP(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        act = initcourse.activations.ACTIVATIONS[self.activation].jax
+        act = initcourse.activations.FUNCTIONS[self.activation].jax
         for layer in range(self.depth):
             x = act(nn.Dense(self.width, name=f"hidden_{layer}")(x))
         return nn.Dense(10, name="out")(x)
@@ -146,7 +148,7 @@ def test_train_runs_equal_separate_train_calls():
 
 
 def _numpy_forward(params, x, activation, depth):
-    act = initcourse.activations.ACTIVATIONS[activation].numpy
+    act = initcourse.activations.FUNCTIONS[activation].numpy
     kernels = [np.asarray(params["first"]["kernel"], np.float64)]
     kernels += [np.asarray(k, np.float64) for k in params["hidden"]["kernel"]]
     hs, h = [], np.asarray(x, np.float64)
@@ -196,31 +198,17 @@ def test_runs_stop_early_once_all_diverged():
     assert runs.done < 400, "a diverged run is not stepped to the end"
 
 
-def _compile_counter():
-    names = []
-
-    def listen(event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
-            names.append(str(kwargs.get("fun_name")))
-
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    return names, listen
-
-
-def test_changing_initializer_seed_or_learning_rate_does_not_recompile():
+def test_changing_initializer_seed_or_learning_rate_does_not_recompile(compiles):
     common = dict(depth=5, width=24, batch=32)
     initcourse.train("he_normal", **common, steps=20, learning_rate=0.01)
     programs = training_engine.compiled_programs()
-    names, listen = _compile_counter()
-    try:
+    with compiles() as seen:
         for name, kwargs in [("glorot_normal", {}), ("lecun_uniform", {"seed": 3}),
                              ("he_normal", {"learning_rate": 0.3, "momentum": 0.5}),
                              ("normal", {"stddev": 0.2}), ("he_normal", {"steps": 45})]:
             kwargs = {"steps": 20, "learning_rate": 0.01, **kwargs}
             initcourse.train(name, **common, **kwargs)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listen)
-    training_programs = [n for n in names if any(p in n for p in ("_chunk", "_probe", "_opt_init"))]
+    training_programs = [n for n in seen.names if any(p in n for p in ("_chunk", "_probe", "_opt_init"))]
     assert training_programs == [], f"recompiled: {training_programs}"
     assert training_engine.compiled_programs() == programs
     initcourse.train("he_normal", **common, steps=20, learning_rate=0.01, optimizer="adam")

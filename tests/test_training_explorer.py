@@ -8,12 +8,11 @@ import gc
 import time
 import weakref
 
-import jax
 import numpy as np
 import pytest
 
 import initcourse
-from initcourse.training_widget import TrainingExplorer
+from initcourse.explorers.training import TrainingExplorer
 
 SMALL = dict(depth=3, width=16)
 
@@ -123,27 +122,18 @@ def test_an_off_ladder_learning_rate_is_kept():
     assert ex.values()["learning_rate"] == 0.02
 
 
-def test_no_recompilation_for_a_new_initializer_seed_or_learning_rate():
+def test_no_recompilation_for_a_new_initializer_seed_or_learning_rate(compiles):
     ex = explorer(initializers=("he_normal", "glorot_normal"), steps=20)
     ex.train()
     ex.set(initializer_1="lecun_normal", initializer_2="he_normal")
     ex.train()  # these draw with the same truncated normal: warm
-    names = []
-
-    def listen(event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
-            names.append(str(kwargs.get("fun_name")))
-
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    try:
+    with compiles() as seen:
         for values in ({"initializer_1": "glorot_normal"}, {"seed": 7}, {"learning_rate": 0.3},
                        {"initializer_2": "he_normal", "seed": 2, "learning_rate": 1e-3},
                        {"steps": 40}):
             ex.set(**values)
             ex.train()
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listen)
-    assert names == [], f"recompiled: {names}"
+    assert seen.names == [], f"recompiled: {seen.names}"
 
 
 def test_a_dropped_explorer_is_freed_and_close_stops_training():

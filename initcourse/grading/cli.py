@@ -30,10 +30,12 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
+from initcourse import _validate
 from initcourse.grading import grade, report, runner, sandbox, warmup, zygote
 
 #: Bounds of the options (finite, and short of what would make a run pointless).
-TIMEOUT_MAX, CALL_TIMEOUT_MAX, JOBS_MAX, SEED_MAX = 86_400.0, 600.0, 256, 2**63 - 1
+TIMEOUT_MAX, CALL_TIMEOUT_MAX, JOBS_MAX = 86_400.0, 600.0, 256
+SEED_MAX = _validate.RUN_SEED_RANGE[1]
 _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}
 
 

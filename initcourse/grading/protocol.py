@@ -31,7 +31,7 @@ DTYPES = frozenset({
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
     "float16", "float32", "float64", "bfloat16", "complex64", "complex128",
 })
-MAX_DEPTH, MAX_ITEMS, MAX_TEXT = 8, 10_000, 2_000
+MAX_NESTING, MAX_ITEMS, MAX_TEXT = 8, 10_000, 2_000
 
 
 class ProtocolError(Exception):
@@ -113,7 +113,7 @@ def _read(fd: int, n: int, deadline: float | None, eof_ok: bool = False):
 
 def encode(value, blobs: list, depth: int = 0):
     """``value`` as JSON-able data; array bytes are appended to ``blobs``."""
-    if depth > MAX_DEPTH:
+    if depth > MAX_NESTING:
         return {"opaque": "nested too deep"}
     if value is None or isinstance(value, (bool, str)):
         return value if not isinstance(value, str) else value[:MAX_TEXT]
@@ -173,7 +173,7 @@ def decode(data, blobs: list, depth: int = 0):
     JAX arrays come back as JAX arrays, NumPy arrays as NumPy arrays, anything opaque as an
     instance of a stand-in class of the same name (so a check can say "returned a dict").
     """
-    if depth > MAX_DEPTH + 1:
+    if depth > MAX_NESTING + 1:
         raise ProtocolError("a value nested too deep")
     if data is None or isinstance(data, (bool, int, float, str)):
         return data

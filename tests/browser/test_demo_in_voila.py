@@ -27,7 +27,7 @@ import pytest
 from playwright.sync_api import expect
 
 import initcourse
-from initcourse.demo import PROJECTOR_ZOOM
+from initcourse.explorers.demo import PROJECTOR_ZOOM
 
 from .conftest import ARTIFACTS, REPO, free_port, require_browser
 

@@ -14,8 +14,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 import initcourse
-from initcourse.depth import MAX_DEPTH
-from initcourse.propagation import classify_regime, combined_regime
+from initcourse.explorers.depth import MAX_DEPTH
+from initcourse.propagation.regimes import classify_regime, combined_regime
 
 from .conftest import ARTIFACTS
 from .jupyterlab import WIDGET_FAILURES, notebook_of

@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from initcourse import meanfield as mf
+from initcourse.meanfield import maps as mf
 
 from .conftest import ARTIFACTS
 from .jupyterlab import notebook_of

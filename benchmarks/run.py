@@ -1,0 +1,70 @@
+"""``make bench``: run the benchmarks one after another and write what they printed to
+``benchmarks/RESULTS.md`` (the file the README's figures link), with the machine they ran on.
+
+    python benchmarks/run.py [foundation explorers phase training ...]
+
+Each script runs in a process of its own (so one's memory and compilations do not weigh
+on the next), its output shown as it comes. The results file is written only when every
+script succeeded, and replaced whole, so a failed run leaves the last good one.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT = ("foundation", "explorers", "phase", "training")
+RESULTS = HERE / "RESULTS.md"
+
+
+def machine() -> str:
+    import jax
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
+                .splitlines() if line.startswith("model name")), platform.processor())
+    return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+            f"JAX {jax.__version__} on the CPU")
+
+
+def run(name: str) -> tuple[str, float]:
+    script = HERE / f"{name}.py"
+    if not script.exists():
+        choices = ", ".join(sorted(p.stem for p in HERE.glob("*.py") if p.stem not in ("common", "run")))
+        raise SystemExit(f"benchmark {name!r} does not exist; choose among {choices}")
+    start, lines = time.perf_counter(), []
+    with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True,
+                          env={**os.environ, "JAX_PLATFORMS": "cpu"}) as proc:
+        for line in proc.stdout:
+            print(line, end="", flush=True)
+            lines.append(line)
+    if proc.returncode:
+        raise SystemExit(f"benchmarks/{name}.py failed (exit status {proc.returncode}); "
+                         f"{RESULTS.name} is left as it was")
+    return "".join(lines), time.perf_counter() - start
+
+
+def main(names) -> None:
+    sections = []
+    for name in names:
+        output, seconds = run(name)
+        sections.append(f"## `benchmarks/{name}.py` ({seconds:.0f} s)\n\n```\n{output.rstrip()}\n```\n")
+    summary = [line for s in sections for line in s.splitlines()
+               if line.split(":", 1)[0] in names]
+    text = (f"# Benchmark results\n\nWritten by `make bench` on {time.strftime('%Y-%m-%d')}, "
+            f"{machine()}. The machine is shared: compare ratios measured in one run, not "
+            f"absolute times across runs.\n\nSummary lines:\n\n```\n" + "\n".join(summary)
+            + "\n```\n\n" + "\n".join(sections))
+    partial = RESULTS.with_suffix(".md.partial")
+    partial.write_text(text)
+    partial.replace(RESULTS)
+    print(f"wrote {RESULTS.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or DEFAULT)

@@ -96,12 +96,14 @@ def test_the_installed_environment_is_the_pinned_one():
 
 def test_import_has_no_side_effects():
     code = (
-        "import sys, matplotlib, jax\n"
+        "import gc, sys, matplotlib, jax\n"
         "before = dict(matplotlib.rcParams)\n"
         "x64 = jax.config.jax_enable_x64\n"
-        "import initcourse\n"
+        "callbacks = list(gc.callbacks)\n"
+        "import initcourse, initcourse.meanfield, initcourse.training\n"
         "assert dict(matplotlib.rcParams) == before\n"
         "assert jax.config.jax_enable_x64 == x64\n"
+        "assert gc.callbacks == callbacks, 'memory.py adds its hooks on first use only'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
     lazy = subprocess.run(

@@ -5,7 +5,7 @@ Every Gaussian expectation of the mean-field code goes through one quadrature: c
 Gauss-Legendre on panels that resolve both the Gaussian (panels of 1.5 over |z| <= 9) and
 the activation (panels at scales ``2**k / sqrt(q)`` around its kink or its steep middle).
 Relative error below 1e-9 for the course's activations at every ``q`` from 1e-200 to 1e6
-(``tests/test_meanfield.py`` compares it with ``scipy.integrate`` and closed forms); plain
+(``tests/meanfield/test_meanfield.py`` compares it with ``scipy.integrate`` and closed forms); plain
 Gauss-Hermite reaches a 3% error for tanh at ``q = 30``. NumPy float64 only.
 """
 

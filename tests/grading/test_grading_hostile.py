@@ -34,7 +34,7 @@ pytestmark = [
                        reason=f"no sandbox here: {sandbox.sandbox_problem()}"),
 ]
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 SEED = 1234
 SECRET = "initcourse-test-secret-7f3a"
 IMPORTS = "import jax\nimport jax.numpy as jnp\nfrom flax import linen as nn\n\nimport initcourse"

@@ -18,7 +18,7 @@ from PIL import Image
 import initcourse
 from initcourse.explorers.demo import LOOKS, PROJECTOR_ZOOM, Demo, look_from_query
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "demo.ipynb"
 TEMPLATE = ROOT / "share" / "jupyter" / "voila" / "templates" / "initcourse"
 EXPLORERS = sorted(name for name in initcourse.__all__ if name.endswith("_explorer"))

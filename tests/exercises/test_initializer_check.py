@@ -24,7 +24,7 @@ from initcourse.exercises.initializer.feedback import CODES, HINTS, MISTAKES, UL
 from initcourse.exercises.initializer.grader import CASES, draw_cases
 from initcourse.exercises.initializer.probes import ulp_distance
 
-SOLUTIONS_DIR = Path(__file__).parent / "solutions"
+SOLUTIONS_DIR = Path(__file__).parents[1] / "solutions"
 
 
 CORRECT = load("init_correct")

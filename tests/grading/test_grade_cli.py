@@ -16,8 +16,8 @@ import pytest
 from initcourse.__main__ import main
 from initcourse.grading import cli, grade, report
 
-SUBMISSIONS = Path(__file__).parent / "fixtures" / "submissions"
-HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
+SUBMISSIONS = Path(__file__).parents[1] / "fixtures" / "submissions"
+HOSTILE = Path(__file__).parents[1] / "fixtures" / "hostile"
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
 
 

@@ -25,7 +25,7 @@ from initcourse.exercises.dense import cases
 
 CORRECT, WRONG = load("correct"), load("wrong")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _check(solve, **kwargs):

@@ -20,7 +20,7 @@ from initcourse.exercises.dense.cases import CASES, PROBE_FAN_IN, PROBE_FEATURES
 from initcourse.exercises.dense.feedback import CODES, HINTS, MISTAKES
 from initcourse.exercises.dense.probes import classify_kernel
 
-SOLUTIONS_DIR = Path(__file__).parent / "solutions"
+SOLUTIONS_DIR = Path(__file__).parents[1] / "solutions"
 
 
 CORRECT = load("correct")

@@ -60,3 +60,27 @@ def rss_mb() -> float:
 def peak_mb() -> float:
     """The most resident memory this process has held, in MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def depth_explorer():
+    """The depth explorer both explorer benchmarks time (width 512, at depth 50), warmed:
+    its stack drawn with each distribution family and seed the sweeps use, so that no
+    timed move compiles or draws for the first time."""
+    from initcourse import DepthExplorer
+
+    depth = DepthExplorer(depth=100, width=512, canvas="image")
+    for initializer in ("he_normal", "he_uniform", "normal"):
+        for seed in (1, 0):
+            depth.set(initializer=initializer, seed=seed)
+    depth.set(initializer="he_normal", depth=50)
+    return depth
+
+
+def depth_slider_sweep() -> list[dict]:
+    """Slider moves of the depth explorer: depth 1 to 100, every activation, six
+    initializers."""
+    steps = [{"depth": d} for d in (50, 45, 40, 30, 20, 10, 5, 2, 1, 8, 16, 32, 64, 100, 75, 50)]
+    steps += [{"activation": a} for a in ("linear", "tanh", "sigmoid", "gelu", "relu")]
+    steps += [{"initializer": i} for i in ("lecun_normal", "glorot_normal", "normal",
+                                           "he_uniform", "lecun_uniform", "he_normal")]
+    return steps

@@ -24,9 +24,9 @@ import time
 
 import jax
 import numpy as np
-from common import compiles, report, run
+from common import compiles, depth_explorer, depth_slider_sweep, report, run
 
-from initcourse import DepthExplorer, FanInExplorer
+from initcourse import FanInExplorer
 from initcourse.explorers.depth import DEPTH_BATCH
 from initcourse.initializers import resolve
 
@@ -84,11 +84,7 @@ def fan_in_sweep() -> list[dict]:
 
 def depth_sweep() -> list[dict]:
     """Depth changes, every activation, initializers of two families, a new seed."""
-    steps = [{"depth": d} for d in (50, 45, 40, 30, 20, 10, 5, 2, 1, 8, 16, 32, 64, 100, 75,
-                                    50)]
-    steps += [{"activation": a} for a in ("linear", "tanh", "sigmoid", "gelu", "relu")]
-    steps += [{"initializer": i} for i in ("lecun_normal", "glorot_normal", "normal",
-                                           "he_uniform", "lecun_uniform", "he_normal")]
+    steps = depth_slider_sweep()
     steps += [{"seed": 1}, {"depth": 40}, {"depth": 50}, {"seed": 0}]
     steps += [{"activation": a, "initializer": i}
               for a in ("tanh", "relu") for i in ("lecun_normal", "he_normal")]
@@ -103,11 +99,7 @@ def main() -> None:
             fan_in.set(initializer=initializer, seed=seed)
     fan_in.set(initializer="lecun_normal", seed=0)
 
-    depth = DepthExplorer(depth=100, width=512, canvas="image")
-    for initializer in ("he_normal", "he_uniform", "normal"):
-        for seed in (1, 0):
-            depth.set(initializer=initializer, seed=seed)
-    depth.set(initializer="he_normal", depth=50)
+    depth = depth_explorer()
 
     warm = compiles()
     fan_in.view.full_draws = depth.view.full_draws = 0

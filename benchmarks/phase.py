@@ -16,9 +16,8 @@ Goal: ratio <= 1.5 (the phase explorer's p50 within 1.5x the depth explorer's), 
 from __future__ import annotations
 
 import numpy as np
-from common import compiles, report, run
+from common import compiles, depth_explorer, depth_slider_sweep, report, run
 
-from initcourse import DepthExplorer
 from initcourse.activations import ACTIVATIONS
 from initcourse.explorers.phase import PhaseExplorer
 
@@ -38,15 +37,6 @@ def phase_sweep() -> list[dict]:
     return steps
 
 
-def depth_sweep() -> list[dict]:
-    """The depth explorer's sweep of benchmarks/explorers.py (slider moves only)."""
-    steps = [{"depth": d} for d in (50, 45, 40, 30, 20, 10, 5, 2, 1, 8, 16, 32, 64, 100, 75, 50)]
-    steps += [{"activation": a} for a in ("linear", "tanh", "sigmoid", "gelu", "relu")]
-    steps += [{"initializer": i} for i in ("lecun_normal", "glorot_normal", "normal",
-                                           "he_uniform", "lecun_uniform", "he_normal")]
-    return steps
-
-
 def main() -> None:
     compiles()
     phase = PhaseExplorer(activation="tanh", sigma_w2=1.0, sigma_b2=0.05, depth=30, canvas="image")
@@ -54,15 +44,11 @@ def main() -> None:
         phase.set(activation=activation, sigma_w2=1.0, sigma_b2=0.05, depth=100)
     phase.set(activation="tanh", sigma_w2=1.0, sigma_b2=0.0, depth=30)
 
-    depth = DepthExplorer(depth=100, width=512, canvas="image")
-    for initializer in ("he_normal", "he_uniform", "normal"):
-        for seed in (1, 0):
-            depth.set(initializer=initializer, seed=seed)
-    depth.set(initializer="he_normal", depth=50)
+    depth = depth_explorer()
 
     warm = compiles()
     phase_times = run(phase, phase_sweep())
-    depth_times = run(depth, depth_sweep())
+    depth_times = run(depth, depth_slider_sweep())
     n_compiles = compiles() - warm
 
     print(f"warm-up compilations: {warm}")

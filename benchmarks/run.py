@@ -20,6 +20,22 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DEFAULT = ("foundation", "explorers", "phase", "training")
 RESULTS = HERE / "RESULTS.md"
+#: Each summary figure's goal: (script, figure) -> (at most, or exactly, the bound).
+GOALS = {
+    ("foundation", "layer_stats_vs_bare"): ("<=", 1.25),
+    ("foundation", "cold_vs_bare"): ("<=", 1.25),
+    ("foundation", "compiles_per_shape"): ("==", 1),
+    ("foundation", "import_ratio"): ("<=", 1.2),
+    ("foundation", "sweep_compiles"): ("==", 1),
+    ("explorers", "fan_in_p50_ms"): ("<=", 25),
+    ("explorers", "depth_p50_ms"): ("<=", 50),
+    ("explorers", "compiles_after_warmup"): ("==", 0),
+    ("phase", "ratio"): ("<=", 1.5),
+    ("phase", "compiles_after_warmup"): ("==", 0),
+    ("training", "step_ratio"): ("<=", 1.15),
+    ("training", "explorer_overhead_ratio"): ("<=", 1.3),
+    ("training", "compiles_after_warmup"): ("==", 0),
+}
 
 
 def machine() -> str:
@@ -49,6 +65,25 @@ def run(name: str) -> tuple[str, float]:
     return "".join(lines), time.perf_counter() - start
 
 
+def goal_rows(summary: list[str]) -> list[str]:
+    """A Markdown row per figure of the summary lines: its value, its goal, met or not."""
+    rows = []
+    for line in summary:
+        script, _, figures = line.partition(": ")
+        for item in figures.split():
+            figure, _, value = item.partition("=")
+            goal = GOALS.get((script, figure))
+            if goal is None:
+                met, shown = "", ""
+            else:
+                kind, bound = goal
+                number = float(value)
+                met = "yes" if (number <= bound if kind == "<=" else number == bound) else "**no**"
+                shown = f"{kind} {bound}"
+            rows.append(f"| {script} | `{figure}` | {value} | {shown} | {met} |")
+    return rows
+
+
 def main(names) -> None:
     sections = []
     for name in names:
@@ -56,10 +91,12 @@ def main(names) -> None:
         sections.append(f"## `benchmarks/{name}.py` ({seconds:.0f} s)\n\n```\n{output.rstrip()}\n```\n")
     summary = [line for s in sections for line in s.splitlines()
                if line.split(":", 1)[0] in names]
+    table = ["| script | figure | measured | goal | met |", "|---|---|---|---|---|",
+             *goal_rows(summary)]
     text = (f"# Benchmark results\n\nWritten by `make bench` on {time.strftime('%Y-%m-%d')}, "
             f"{machine()}. The machine is shared: compare ratios measured in one run, not "
-            f"absolute times across runs.\n\nSummary lines:\n\n```\n" + "\n".join(summary)
-            + "\n```\n\n" + "\n".join(sections))
+            f"absolute times across runs.\n\n" + "\n".join(table) + "\n\nSummary lines:\n\n```\n"
+            + "\n".join(summary) + "\n```\n\n" + "\n".join(sections))
     partial = RESULTS.with_suffix(".md.partial")
     partial.write_text(text)
     partial.replace(RESULTS)

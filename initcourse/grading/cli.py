@@ -76,7 +76,7 @@ def _bounded(name: str, low: float, high: float, kind=float):
 def _size(name: str):
     def parse(text: str) -> int:
         number, unit = text.strip().lower().rstrip("ib"), ""
-        if number[-1:] in _UNITS:
+        if number and number[-1] in _UNITS:
             number, unit = number[:-1], number[-1]
         try:
             value = float(number) * _UNITS[unit]

@@ -103,10 +103,11 @@ def critical_line(activation: str, sigma_b2) -> np.ndarray:
 def critical_curve(activation: str, *, sigma_b2_max=0.5, points=200):
     """The critical line as a curve ``(sigma_w2, sigma_b2)``, for drawing it.
 
-    Walks the line's parametrisation by ``q*`` (see :func:`edge_of_chaos`) over ``points``
-    values of ``q`` from 1e-8 to 1e3 and keeps the points with ``0 <= sigma_b2 <=
-    sigma_b2_max`` that :func:`phase` confirms as critical. Returns two arrays of equal
-    length, ordered by ``sigma_b2`` (a single point for ReLU: ``(2, 0)``).
+    Walks the line's parametrisation by ``q*`` (see :func:`edge_of_chaos`) over ``q -> 0``
+    and ``points`` values of ``q`` from 1e-8 to 1e3, and keeps the points with ``0 <=
+    sigma_b2 <= sigma_b2_max`` whose length map settles at that ``q*`` with ``chi1``
+    within 1e-6 of 1. Returns two arrays of equal length, ordered by ``sigma_b2`` (a single
+    point for ReLU: ``(2, 0)``).
     """
     act = FUNCTIONS[_validate.choice("activation", activation, tuple(ACTIVATIONS))]
     sigma_b2_max = _validate.real("sigma_b2_max", sigma_b2_max, minimum=0.0, maximum=mf.MAX_VARIANCE)

@@ -159,8 +159,8 @@ def chi1(activation: str, sigma_w2, sigma_b2) -> float:
 
     Below 1 nearby inputs converge layer after layer (the ordered phase), above 1 they
     fly apart (chaos); 1 is the edge of chaos. It is also the factor by which the mean
-    square gradient grows per layer going down. TOOLING's check: tanh with
-    ``sigma_w2=1, sigma_b2=0.05`` gives 0.759.
+    square gradient grows per layer going down. Tanh with ``sigma_w2=1, sigma_b2=0.05``
+    gives 0.759 (notebook 11 and ``tests/meanfield/test_meanfield.py`` check it).
     """
     act, sigma_w2, sigma_b2 = _args(activation, sigma_w2, sigma_b2)
     return _layer_chi1(act, sigma_w2, _q_star(act, sigma_w2, sigma_b2))

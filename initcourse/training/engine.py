@@ -87,7 +87,8 @@ def loss_fn(params, x, y, activation: str):
 
 
 def _kernels(tree):
-    """The hidden kernels as ``(depth, fan_in * width)`` rows (first layer padded)."""
+    """The first layer's kernel, flattened, and the hidden kernels as ``(depth - 1,
+    width * width)`` rows."""
     first = tree["first"]["kernel"].reshape(-1)
     hidden = tree["hidden"]["kernel"].reshape(tree["hidden"]["kernel"].shape[0], -1)
     return first, hidden
@@ -217,7 +218,7 @@ class Runs:
         probes = [_probe_jit(p, *self.data[2:], activation=self.activation) for p in self.params]
         loss, accuracy, std, saturated, dead = (np.stack([np.asarray(p[i]) for p in probes])
                                                 for i in range(5))
-        self.records.append({"step": step, "probe_loss": loss, "test_accuracy": accuracy,
+        self.records.append({"step": step, "test_loss": loss, "test_accuracy": accuracy,
                              "forward_std": std, "saturated": saturated, "dead": dead,
                              "update_ratio": np.asarray(ratio)})
 

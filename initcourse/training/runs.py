@@ -233,11 +233,11 @@ def histories(runs: _engine.Runs) -> list[TrainHistory]:
         diverged = int(bad[0]) if bad.size else None
         ran = runs.done if diverged is None else diverged + 1
         field = {name: np.stack([r[name][i] for r in recs]) for name in
-                 ("probe_loss", "test_accuracy", "update_ratio", "saturated", "dead", "forward_std")}
+                 ("test_loss", "test_accuracy", "update_ratio", "saturated", "dead", "forward_std")}
         accuracy = math.nan if diverged is not None else float(field["test_accuracy"][-1])
         out.append(TrainHistory(
             loss=loss[i], test_accuracy=accuracy, diverged_at=diverged, steps_run=ran,
-            record_steps=np.array([r["step"] for r in recs]), test_loss=field["probe_loss"],
+            record_steps=np.array([r["step"] for r in recs]), test_loss=field["test_loss"],
             test_accuracy_curve=field["test_accuracy"], update_ratio=field["update_ratio"],
             saturated=field["saturated"], dead=field["dead"], forward_std=field["forward_std"],
             label=runs.labels[i], config=dict(runs.configs[i])))

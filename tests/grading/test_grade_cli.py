@@ -74,6 +74,10 @@ def test_bad_arguments_are_named(tmp_path, capsys):
     ("--seed", "-3", "--seed must be finite, > -1"),
     ("--memory", "lots", "--memory must be a size from 1M to 1024G (like 512M or 2G); received"),
     ("--memory", "1e400G", "received '1e400G'"),
+    ("--memory", "", "--memory must be a size from 1M to 1024G (like 512M or 2G); received ''"),
+    ("--memory", " ", "received ' '"),
+    ("--memory", "ib", "received 'ib'"),
+    ("--max-output", "", "--max-output must be a size"),
     ("--max-output", "10", "--max-output must be a size"),
     ("--processes", "3", "--processes must be finite, > 15"),
 ])

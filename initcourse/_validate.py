@@ -120,6 +120,10 @@ def float_dtype(name: str, value) -> np.dtype:
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"{name} must be a floating dtype (float32, bfloat16, float16); "
                         f"received {shown(value)}")
+    if dtype.itemsize < 2:
+        raise TypeError(f"{name} must be float16, bfloat16 or float32 (float64 in JAX's x64 "
+                        f"mode): a float8 type cannot hold a kernel's draw (JAX's samplers give "
+                        f"NaN or are not implemented for it); received {shown(value)}")
     if dtype.itemsize == 8 and not jax.config.jax_enable_x64:
         raise ValueError(f"{name}=float64 needs JAX's 64-bit mode (jax.config.update("
                          "'jax_enable_x64', True)); without it JAX draws float32. "
@@ -127,8 +131,9 @@ def float_dtype(name: str, value) -> np.dtype:
     return dtype
 
 
-def vector(name: str, value) -> np.ndarray:
-    """A non-empty, finite 1-D array of ints or floats (bfloat16 included), as numpy."""
+def vector(name: str, value, *, max_size: int | None = None, why: str = "") -> np.ndarray:
+    """A non-empty, finite 1-D array of ints or floats (bfloat16 included), as numpy; with
+    ``max_size``, of at most that many values (``why`` says what the bound keeps)."""
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be a 1-D numeric array; received {shown(value)}")
     try:
@@ -143,6 +148,9 @@ def vector(name: str, value) -> np.ndarray:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}; received {shown(value)}")
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty; received {shown(value)}")
+    if max_size is not None and arr.size > max_size:
+        raise ValueError(f"{name} must hold at most {max_size:,} values{why}; received "
+                         f"{arr.size:,} values")
     if not np.all(np.isfinite(arr.astype(np.float64))):
         raise ValueError(f"{name} must hold only finite values (no NaN or inf); received {shown(value)}")
     return arr

@@ -75,6 +75,9 @@ def initializer_arguments(key, shape, dtype) -> tuple[jax.Array, tuple[int, ...]
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype must be a float dtype (float32, bfloat16, ...); "
                         f"received {_validate.shown(dtype)}")
+    if dtype.itemsize < 2:
+        raise TypeError(f"dtype must be float16, bfloat16 or float32: a float8 type cannot "
+                        f"hold lecun_normal's draw; received {_validate.shown(dtype)}")
     return key, shape, dtype
 
 

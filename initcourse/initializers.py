@@ -221,6 +221,59 @@ def check_callable(init, argument: str = "initializer") -> Callable:
     return init
 
 
+#: The most work one call may spend on orthogonal draws, as ``min(fan)**2 * max(fan)``
+#: summed over its kernels (a QR decomposition each): 2**35, about 1.5 s on the course's
+#: 2-core machine (one 2048 x 2048 kernel takes 0.34 s there, 4096 x 4096 over 20 s).
+ORTHOGONAL_BUDGET = 2**35
+
+
+def orthogonal_cost(fan_in: int, fan_out: int, count: int = 1) -> int:
+    """The work of ``count`` orthogonal ``(fan_in, fan_out)`` draws, in the units of
+    :data:`ORTHOGONAL_BUDGET`."""
+    return count * min(fan_in, fan_out) ** 2 * max(fan_in, fan_out)
+
+
+def check_orthogonal_cost(fan_in: int, fan_out: int, count: int = 1, what: str = "") -> None:
+    """Refuse ``count`` orthogonal draws that would exceed :data:`ORTHOGONAL_BUDGET`, with
+    the estimate and the bound (before anything is drawn)."""
+    cost = orthogonal_cost(fan_in, fan_out, count)
+    if cost > ORTHOGONAL_BUDGET:
+        raise ValueError(
+            f"{what or 'the orthogonal draws'}: {count} orthogonal {fan_in} x {fan_out} kernel(s) "
+            f"would cost about {cost / ORTHOGONAL_BUDGET:.1f}x the budget of one interactive call "
+            f"(count * min(fan)**2 * max(fan) <= 2**35, about 1.5 s here; received "
+            f"{cost:.3g}): use a smaller kernel, fewer layers or another initializer")
+
+
+def checked(initializer: Resolved, argument: str = "initializer") -> Callable:
+    """``initializer.init``, and for an initializer outside the registry one whose every
+    result is checked: the shape and dtype it was asked for, and finite values (a custom
+    initializer is traced once by :func:`check_callable`; one that ignores its ``shape``
+    or draws NaN would otherwise be measured)."""
+    if initializer.spec is not None:
+        return initializer.init
+
+    def init(key, shape, dtype=jnp.float32):
+        out = initializer.init(key, shape, dtype)
+        shape, dtype = tuple(shape), jnp.dtype(dtype)
+        got = getattr(out, "shape", None)
+        if got != shape:
+            raise ValueError(f"{argument} must return the shape it is asked for: asked for "
+                             f"{shape}, got {got if got is not None else type(out).__name__}; "
+                             f"received {initializer.name}")
+        if out.dtype != dtype:
+            raise TypeError(f"{argument} must return the dtype it is asked for: asked for "
+                            f"{dtype.name}, got {out.dtype}; received {initializer.name}")
+        if not isinstance(out, jax.core.Tracer):
+            bad = int(np.size(out) - np.count_nonzero(np.isfinite(np.asarray(out, np.float32))))
+            if bad:
+                raise ValueError(f"{argument} returned {bad} non-finite weights (NaN or inf) "
+                                 f"of {np.size(out)}; received {initializer.name}")
+        return out
+
+    return init
+
+
 def fans(fan_in, fan_out=None, *, maximum: int = MAX_KERNEL_SIZE) -> tuple[int, int]:
     """``fan_in`` and ``fan_out`` (default: ``fan_in``) checked: whole numbers in 1..maximum."""
     fan_in = _validate.integral("fan_in", fan_in, minimum=1, maximum=maximum)
@@ -265,7 +318,10 @@ def sample_kernel(initializer, fan_in, fan_out=None, *, seed=0, stddev=None,
         )
     seed = _validate.seed(seed)
     dtype = _validate.float_dtype("dtype", dtype)
-    init = resolve(initializer, stddev=stddev).init
+    resolved = resolve(initializer, stddev=stddev)
+    if resolved.spec is not None and resolved.spec.family == "orthogonal":
+        check_orthogonal_cost(fan_in, fan_out, what="sample_kernel")
+    init = checked(resolved)
     return np.asarray(init(jax.random.PRNGKey(seed), (fan_in, fan_out), dtype))
 
 

@@ -15,6 +15,7 @@ paths in all, none private and none two levels down.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,18 @@ def test_the_rule_catches_what_it_is_for(tmp_path):
         assert private_uses(package / "a.py") == []
     finally:
         globals()["PACKAGE"] = Path(__file__).resolve().parents[1] / "initcourse"
+
+
+#: Where a key is made from a shifted seed on purpose: exercise 1's probes rebuild the
+#: keys learners make by mistake (``PRNGKey(int(seed) + 1)``) to name that mistake.
+SHIFTED_SEEDS_ALLOWED = {"exercises/dense/probes.py"}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_keys_are_derived_by_split_or_fold_in_never_by_shifting_a_seed(path):
+    """``PRNGKey(seed + 1)`` wraps 2**32 - 1 onto 0 (and shares keys with the next seed):
+    sub-keys come from ``split`` or ``fold_in``."""
+    if str(path.relative_to(PACKAGE)) in SHIFTED_SEEDS_ALLOWED:
+        return
+    found = re.findall(r"(?:PRNGKey|random\.key)\([^()]*\bseed\b[^()]*[+-][^()]*\)", path.read_text())
+    assert found == [], found

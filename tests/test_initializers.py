@@ -214,3 +214,56 @@ def test_the_contrast_example_dense_draws_the_registry_kernel(name):
     kernel = dense.init(key, jnp.ones((64,)))["params"]["kernel"]
     np.testing.assert_array_equal(kernel, FLAX[name](linen_param_key(key), (64, 64), jnp.float32))
     assert float(jnp.std(kernel)) == pytest.approx(expected_std(name, 64), rel=0.05)
+
+
+@pytest.mark.parametrize("dtype", ["float8_e4m3fn", "float8_e5m2", jnp.float8_e4m3fn])
+@pytest.mark.parametrize("name", ["he_normal", "lecun_normal", "orthogonal"])
+def test_float8_cannot_hold_a_kernel_and_is_refused(name, dtype):
+    with pytest.raises(TypeError, match="dtype must be float16, bfloat16 or float32 .* float8"):
+        sample_kernel(name, 16, 8, dtype=dtype)
+
+
+def _ignores_shape(key, shape, dtype=jnp.float32):
+    return jax.random.normal(key, (2, 3), dtype)
+
+
+def _ignores_dtype(key, shape, dtype=jnp.float32):
+    return jax.random.normal(key, shape, jnp.float32)
+
+
+def _draws_nan(key, shape, dtype=jnp.float32):
+    return jnp.full(shape, jnp.nan, dtype)
+
+
+def _nan_when_large(key, shape, dtype=jnp.float32):  # right at (2, 3), where it is traced
+    w = jax.random.normal(key, shape, dtype)
+    return w if shape[0] * shape[1] <= 6 else w.at[0, 0].set(jnp.inf)
+
+
+@pytest.mark.parametrize(("init", "error", "words"), [
+    (_ignores_shape, ValueError,
+     r"must return the shape it is asked for: asked for \(64, 32\), got \(2, 3\)"),
+    (_draws_nan, ValueError, "returned 2048 non-finite weights"),
+    (_nan_when_large, ValueError, "returned 1 non-finite weights .* of 2048"),
+])
+def test_a_custom_initializer_is_checked_on_every_call(init, error, words):
+    with pytest.raises(error, match=words):
+        sample_kernel(init, 64, 32)
+
+
+def test_a_custom_initializer_must_keep_the_dtype():
+    with pytest.raises(TypeError, match="asked for bfloat16, got float32"):
+        sample_kernel(_ignores_dtype, 8, 4, dtype=jnp.bfloat16)
+    assert sample_kernel(_ignores_dtype, 8, 4).dtype == np.float32  # float32 asked: fine
+
+
+def test_orthogonal_draws_past_the_budget_are_refused_before_drawing():
+    from initcourse.initializers import ORTHOGONAL_BUDGET, orthogonal_cost
+
+    assert orthogonal_cost(2048, 2048) <= ORTHOGONAL_BUDGET < orthogonal_cost(4096, 4096)
+    for shape in ((4096, 4096), (8192, 8192), (4096, 8192)):
+        with pytest.raises(ValueError, match=r"sample_kernel: 1 orthogonal .* budget .* 2\*\*35"):
+            sample_kernel("orthogonal", *shape)
+    assert sample_kernel("orthogonal", 8192, 2).shape == (8192, 2)  # thin: cheap, allowed
+    with pytest.raises(ValueError, match=r"depth=1000, width=1024: 1000 orthogonal"):
+        initcourse.layer_stats("orthogonal", "relu", 1000, 1024, batch=2)

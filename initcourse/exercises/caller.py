@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import inspect
 import io
+import os
 import sys
 import threading
 import time
@@ -47,17 +48,29 @@ def quietly():
 
 
 class TimedOut(Exception):
-    """A call ran past the time limit. ``stopped`` says whether its thread was ended."""
+    """A call ran past the time limit. ``state`` says what became of its thread:
+    ``"stopped"``, ``"waiting"`` (in compiled code: a sleep, an XLA computation) or
+    ``"looping"`` (running Python that swallows the exception that stops it);
+    ``stopped`` is whether it ended."""
 
-    def __init__(self, call: str, limit: float, *, stopped: bool):
+    def __init__(self, call: str, limit: float, *, state: str, observed: str = ""):
         super().__init__(call)
-        self.call, self.limit, self.stopped = call, limit, stopped
+        self.call, self.limit, self.state, self.observed = call, limit, state, observed
+        self.stopped = state == "stopped"
 
     def detail(self) -> str:
-        state = ("the call was stopped" if self.stopped else
-                 "the check could not stop it (it is waiting inside compiled code); it may "
-                 "still be running in the background")
-        return f"`{self.call}` ran longer than {self.limit:g} s; {state}"
+        states = {
+            "stopped": "the call was stopped",
+            "waiting": "the check could not stop it (it is waiting inside compiled code: a "
+                       "sleep or an XLA computation); it may still be running in the background",
+            "looping": "the check could not stop it: it runs Python code that catches the "
+                       "exception the check stops it with (an `except BaseException:` or a bare "
+                       "`except:` inside a loop), and it keeps a core busy until you restart "
+                       "the kernel (Kernel > Restart Kernel)",
+        }
+        if self.observed:  # what the process that ran the call saw (grading)
+            return f"`{self.call}`: {self.observed}"
+        return f"`{self.call}` ran longer than {self.limit:g} s; {states[self.state]}"
 
 
 class StopCall(BaseException):  # noqa: N818 - raised into a runaway thread, not an error
@@ -97,7 +110,7 @@ class Outcome:
         if isinstance(value, list):
             count = _list_size(value, limit=size)
             if size is not None and count != size:
-                return cls(None, (count,) if count >= 0 else None, "", kind)
+                return cls(None, _list_shape(value) if count >= 0 else None, "", kind)
         elif _is_array(value):
             shape = tuple(int(n) for n in np.shape(value))
             if size is not None and int(np.prod(shape, dtype=np.int64)) != size:
@@ -135,6 +148,16 @@ def _list_size(value, limit: int | None) -> int:
         if limit is not None and count > limit:
             return count
     return count
+
+
+def _list_shape(value) -> tuple[int, ...]:
+    """The shape a nested list has along its first elements (``[[1, 2]] * 3`` is (3, 2)):
+    read without converting it, as it may be huge."""
+    shape = []
+    while isinstance(value, (list, tuple)):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return tuple(shape)
 
 
 def _is_float32(values: np.ndarray) -> bool:
@@ -187,10 +210,10 @@ class Caller:
         thread.start()
         thread.join(self.timeout * (3 if watch else 1))
         if thread.is_alive():
-            raise TimedOut(text, self.timeout, stopped=_stop(thread))
+            raise TimedOut(text, self.timeout, state=_stop(thread))
         error = box.get("error")
         if isinstance(error, TimeoutError):
-            raise TimedOut(text, self.timeout, stopped=True)
+            raise TimedOut(text, self.timeout, state="stopped", observed=str(error))
         mutated = tuple(self.arg_names[i] for i in _mutated(args, copies))
         touched = bool(box.get("touched"))
         if error is not None:
@@ -209,7 +232,8 @@ def _mutated(originals, copies):
             yield number
 
 
-#: Runaway threads that could not be stopped yet (waiting in compiled code): each new check
+#: Runaway threads that could not be stopped yet (waiting in compiled code, or swallowing
+#: the exception that stops them): each new check
 #: tries again, briefly.
 _UNSTOPPED: list[threading.Thread] = []
 
@@ -219,9 +243,20 @@ def _raise_in(thread: threading.Thread, exc) -> None:
                                                ctypes.py_object(exc) if exc else None)
 
 
-def _stop(thread: threading.Thread, grace: float = STOP_GRACE_S) -> bool:
+def _cpu_seconds(thread: threading.Thread) -> float | None:
+    """CPU time ``thread`` has used (Linux: /proc), or None where it cannot be read."""
+    try:
+        fields = open(f"/proc/self/task/{thread.native_id}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
+
+
+def _stop(thread: threading.Thread, grace: float = STOP_GRACE_S) -> str:
     """Raise :class:`StopCall` in ``thread`` until it ends (a learner's ``except`` may
-    swallow one); True if it ended within ``grace`` seconds.
+    swallow one): ``"stopped"`` if it ended within ``grace`` seconds, else ``"looping"`` if
+    it used most of a core meanwhile (Python that swallows every exception), or
+    ``"waiting"``.
 
     A thread that does not end is waiting in compiled code (a sleep, an XLA computation). Its
     pending exception is then withdrawn, and CPython's process-wide "an asynchronous exception
@@ -229,17 +264,19 @@ def _stop(thread: threading.Thread, grace: float = STOP_GRACE_S) -> bool:
     call made under a profiler (the ``calls-reference`` watch) on Python 3.11. Later calls
     retry (:func:`retry_unstopped`).
     """
-    deadline = time.monotonic() + grace
-    while thread.is_alive() and time.monotonic() < deadline:
+    start, cpu = time.monotonic(), _cpu_seconds(thread)
+    while thread.is_alive() and time.monotonic() < start + grace:
         _raise_in(thread, StopCall)
         thread.join(0.05)
-    if thread.is_alive():
-        _raise_in(thread, None)
-        _clear_pending_flag()
-        if thread not in _UNSTOPPED:
-            _UNSTOPPED.append(thread)
-        return False
-    return True
+    if not thread.is_alive():
+        return "stopped"
+    used, after = time.monotonic() - start, _cpu_seconds(thread)
+    _raise_in(thread, None)
+    _clear_pending_flag()
+    if thread not in _UNSTOPPED:
+        _UNSTOPPED.append(thread)
+    busy = cpu is not None and after is not None and after - cpu > 0.5 * used
+    return "looping" if busy else "waiting"
 
 
 def _clear_pending_flag() -> None:
@@ -266,7 +303,7 @@ def _clear_pending_flag() -> None:
 def retry_unstopped() -> None:
     """Try once more, for 0.1 s each, to stop the runaway threads earlier calls left."""
     for thread in list(_UNSTOPPED):
-        if not thread.is_alive() or _stop(thread, grace=0.1):
+        if not thread.is_alive() or _stop(thread, grace=0.1) == "stopped":
             _UNSTOPPED.remove(thread)
 
 

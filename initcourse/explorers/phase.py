@@ -174,7 +174,8 @@ class PhaseExplorer(base.Explorer):
         self.depth.value = depth
         self.seed = controls.seed_box(seed)
         self.state: PhaseState | None = None
-        self._stack: PairStack | None = None
+        #: The measured layers (the seed's), drawn when first needed.
+        self.stack: PairStack | None = None
         self._diagrams: dict[str, tuple] = {}
         self._theory: OrderedDict = OrderedDict()
         self._build_figure()
@@ -185,10 +186,10 @@ class PhaseExplorer(base.Explorer):
     # -- compute ---------------------------------------------------------------------------
 
     def _stack_for(self, seed: int) -> PairStack:
-        if self._stack is None or self._stack.seed != seed:
-            self._stack = None  # free the old layers before drawing new ones
-            self._stack = PairStack(WIDTH, seed=seed, pairs=PAIRS, max_depth=base.MAX_DEPTH)
-        return self._stack
+        if self.stack is None or self.stack.seed != seed:
+            self.stack = None  # free the old layers before drawing new ones
+            self.stack = PairStack(WIDTH, seed=seed, pairs=PAIRS, max_depth=base.MAX_DEPTH)
+        return self.stack
 
     def compute(self, activation, sigma_w2, sigma_b2, depth, seed) -> PhaseState:
         point = (activation, sigma_w2, sigma_b2)

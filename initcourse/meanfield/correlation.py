@@ -25,7 +25,7 @@ from flax import linen as nn
 
 from initcourse import _validate
 from initcourse.activations import ACTIVATIONS, FUNCTIONS
-from initcourse.meanfield.maps import LayerCorrelations
+from initcourse.meanfield.maps import MAX_VARIANCE, LayerCorrelations
 
 __all__ = ["PAIR_CAPACITY", "PairStack", "pair_inputs"]
 
@@ -137,11 +137,11 @@ class PairStack:
         :func:`initcourse.meanfield.maps.correlation_by_layer`.
         """
         activation = _validate.choice("activation", activation, ACTIVATIONS)
-        sigma_w2 = _validate.positive_real("sigma_w2", sigma_w2)
-        sigma_b2 = _validate.positive_real("sigma_b2", sigma_b2, allow_zero=True)
+        sigma_w2 = _validate.positive_real("sigma_w2", sigma_w2, maximum=MAX_VARIANCE)
+        sigma_b2 = _validate.positive_real("sigma_b2", sigma_b2, allow_zero=True, maximum=MAX_VARIANCE)
         depth = _validate.integral("depth", depth, minimum=1, maximum=self.max_depth)
         c0 = _validate.real("c0", c0, minimum=-1.0, maximum=1.0)
-        q0 = _validate.positive_real("q0", q0)
+        q0 = _validate.positive_real("q0", q0, maximum=MAX_VARIANCE)
         x = self.inputs(c0) * jnp.float32(math.sqrt(q0))
         q, c = _measure(
             self.params, x, jnp.float32(math.sqrt(sigma_w2 / self.width)),

@@ -19,6 +19,12 @@ from initcourse.meanfield.quadrature import Q_TINY, grid, illinois
 __all__ = ["critical_curve", "critical_line", "edge_of_chaos", "phase_grid"]
 
 
+#: The most values of ``sigma_b2`` :func:`critical_line` takes: 2,000 take about 2 s on the
+#: course's 2-core machine (1,000: 0.96 s).
+MAX_LINE_POINTS = 2_000
+#: The most points :func:`phase_grid` takes: 100,000 take about 6 s (2,500: 0.15 s).
+MAX_GRID_POINTS = 100_000
+
 def _critical_at(act, q: float) -> tuple[float, float]:
     """The ``(sigma_w2, sigma_b2)`` whose fixed point is ``q`` with ``chi1 = 1``."""
     root = math.sqrt(max(q, Q_TINY))
@@ -91,7 +97,8 @@ def edge_of_chaos(activation: str, sigma_b2) -> float:
 def critical_line(activation: str, sigma_b2) -> np.ndarray:
     """:func:`edge_of_chaos` at each of ``sigma_b2`` (a 1-D array): NaN where none."""
     act = FUNCTIONS[_validate.choice("activation", activation, tuple(ACTIVATIONS))]
-    values = _validate.vector("sigma_b2", sigma_b2).astype(np.float64)
+    values = _validate.vector("sigma_b2", sigma_b2, max_size=MAX_LINE_POINTS,
+                              why=" (a root search each: 2,000 take about 2 s)").astype(np.float64)
     if np.any(values < 0) or np.any(values > mf.MAX_VARIANCE):
         raise ValueError(f"sigma_b2 must lie in [0, {mf.MAX_VARIANCE:g}]; received values from "
                          f"{values.min():g} to {values.max():g}")
@@ -134,6 +141,10 @@ def phase_grid(activation: str, sigma_w2, sigma_b2) -> np.ndarray:
     act = FUNCTIONS[_validate.choice("activation", activation, tuple(ACTIVATIONS))]
     w_values = _validate.vector("sigma_w2", sigma_w2).astype(np.float64)
     b_values = _validate.vector("sigma_b2", sigma_b2).astype(np.float64)
+    if w_values.size * b_values.size > MAX_GRID_POINTS:
+        raise ValueError(f"len(sigma_w2) * len(sigma_b2) must be at most {MAX_GRID_POINTS:,} "
+                         f"points (2,500 take 0.15 s here); received {w_values.size} x "
+                         f"{b_values.size} = {w_values.size * b_values.size:,}")
     for name, values in (("sigma_w2", w_values), ("sigma_b2", b_values)):
         if np.any(values < 0) or np.any(values > mf.MAX_VARIANCE) or (
                 name == "sigma_w2" and np.any(values == 0)):

@@ -36,6 +36,8 @@ __all__ = [
 
 #: The two kinds of random weights compared.
 WEIGHTS = ("gaussian", "orthogonal")
+#: The most work :func:`product_singular_values` does in one call, ``count * n**3``.
+PRODUCT_BUDGET = 2**35
 
 # QR and SVD of these small matrices run in OpenBLAS (NumPy's, and JAX's LAPACK kernels on
 # the CPU). Its threads spin while waiting for each other: on a busy 2-core machine one
@@ -58,7 +60,9 @@ def product_singular_values(weights: str, *, n=100, count=30, seed=0) -> np.ndar
     Arguments:
         weights: ``"gaussian"`` (entries ``N(0, 1/n)``: Flax's ``normal(1/sqrt(n))``) or
             ``"orthogonal"`` (Flax's ``orthogonal()``).
-        n: 2 to 1000; count: 1 to 1000; seed: one key per matrix from ``PRNGKey(seed)``.
+        n: 2 to 1000; count: 1 to 1000, with ``count * n**3`` at most :data:`PRODUCT_BUDGET`
+            (2**35: 30 products of 1000 x 1000 take 1.7 s, orthogonal 2.6 s, on the course's
+            2-core machine); seed: one key per matrix from ``PRNGKey(seed)``.
 
     The matrices are drawn in float32 (as a network would hold them); the product and
     its singular values are computed in float64, so tiny singular values are resolved.
@@ -67,6 +71,9 @@ def product_singular_values(weights: str, *, n=100, count=30, seed=0) -> np.ndar
     weights = _validate.choice("weights", weights, WEIGHTS)
     n = _validate.integral("n", n, minimum=2, maximum=1000)
     count = _validate.integral("count", count, minimum=1, maximum=1000)
+    if count * n**3 > PRODUCT_BUDGET:
+        raise ValueError(f"count * n**3 must be at most 2**35 ({PRODUCT_BUDGET:.3g}, a few seconds "
+                         f"here); received n={n}, count={count} ({count * n**3:.3g})")
     keys = jax.random.split(jax.random.PRNGKey(_validate.seed(seed)), count)
     scale = jnp.float32(1.0 / math.sqrt(n) if weights == "gaussian" else 1.0)
     product = np.eye(n)
@@ -88,8 +95,8 @@ def draw_layers(weights: str, sigma_w2, sigma_b2, depth, width, *, seed=0) -> di
     weights = _validate.choice("weights", weights, WEIGHTS)
     depth = _validate.integral("depth", depth, minimum=1, maximum=200)
     width = _validate.integral("width", width, minimum=2, maximum=1024)
-    sigma_w2 = _validate.positive_real("sigma_w2", sigma_w2)
-    sigma_b2 = _validate.positive_real("sigma_b2", sigma_b2, allow_zero=True)
+    sigma_w2 = _validate.positive_real("sigma_w2", sigma_w2, maximum=_mf.MAX_VARIANCE)
+    sigma_b2 = _validate.positive_real("sigma_b2", sigma_b2, allow_zero=True, maximum=_mf.MAX_VARIANCE)
     k_kernels, k_biases = jax.random.split(jax.random.PRNGKey(_validate.seed(seed)))
     scale = math.sqrt(sigma_w2 / width) if weights == "gaussian" else math.sqrt(sigma_w2)
     # One compiled draw per shape, called per layer: Flax's orthogonal() under vmap or
@@ -136,7 +143,8 @@ def jacobian_singular_values(activation: str, sigma_w2, sigma_b2, depth, width=2
         weights: ``"gaussian"`` (``normal(sqrt(sigma_w2 / width))``) or ``"orthogonal"``
             (``orthogonal(sqrt(sigma_w2))``, the same variance per entry); see
             :func:`draw_layers`.
-        seed: draws the layers and the input.
+        seed: draws the layers (:func:`draw_layers`) and the input (from
+            ``fold_in(PRNGKey(seed), 2**31)``).
 
     The input has the mean square that puts every layer at the fixed point ``q*`` of
     :func:`initcourse.meanfield.maps.fixed_point` (``q0 = (q* - sigma_b2) / sigma_w2``), where
@@ -148,7 +156,10 @@ def jacobian_singular_values(activation: str, sigma_w2, sigma_b2, depth, width=2
     q_star = _mf.fixed_point(activation, sigma_w2, sigma_b2)
     layers = draw_layers(weights, sigma_w2, sigma_b2, depth, width, seed=seed)
     q0 = max(q_star - float(sigma_b2), 0.0) / float(sigma_w2)
-    x = jax.random.normal(jax.random.PRNGKey(_validate.seed(seed) + 1), (width,), jnp.float32)
+    # The input's key is folded from the seed's (adding 1 to the seed would wrap 2**32 - 1
+    # onto 0 and share its keys with another seed's layers).
+    x_key = jax.random.fold_in(jax.random.PRNGKey(_validate.seed(seed)), 2**31)
+    x = jax.random.normal(x_key, (width,), jnp.float32)
     x = x / jnp.sqrt(jnp.mean(x * x)) * jnp.float32(math.sqrt(q0))
     jac = _jacobian(layers, x, jnp.int32(ACTIVATIONS.index(activation)))
     with threadpool_limits(**_ONE_THREAD):

@@ -52,6 +52,10 @@ __all__ = [
 
 #: Largest sigma_w2 and sigma_b2 the functions accept.
 MAX_VARIANCE = 1000.0
+#: The most values one call maps (``correlation_map``'s ``c``): 10,000 take about 2 s on the
+#: course's 2-core machine (a pair quadrature each, 0.2 ms).
+MAX_POINTS = 10_000
+_POINTS_WHY = " (each is a Gaussian pair integral: 10,000 take about 2 s)"
 #: ``|chi1 - 1| <= CRITICAL_TOLERANCE`` reads "critical": correlations then survive more
 #: than 99 layers (``xi_c >= -1 / ln 0.99``), deeper than any stack in the course.
 CRITICAL_TOLERANCE = 0.01
@@ -218,7 +222,7 @@ def correlation_map(activation: str, sigma_w2, sigma_b2, c, *, q=None):
     q = _q_star(act, sigma_w2, sigma_b2) if q is None else qd.check_q(q)
     if np.ndim(c) == 0:
         return _c_map(act, sigma_w2, sigma_b2, q, _validate.real("c", c, minimum=-1.0, maximum=1.0))
-    values = _validate.vector("c", c).astype(np.float64)
+    values = _validate.vector("c", c, max_size=MAX_POINTS, why=_POINTS_WHY).astype(np.float64)
     if np.any(np.abs(values) > 1):
         raise ValueError(f"c must lie in [-1, 1]; received values from {values.min():g} "
                          f"to {values.max():g}")

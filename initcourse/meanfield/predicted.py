@@ -56,7 +56,8 @@ def predicted_stats(initializer, activation: str, depth, width, *, stddev=None):
     with np.errstate(over="ignore", invalid="ignore"):
         for layer in range(depth):
             mean, second, slopes[layer] = _moments(activation, gain * second)
-            forward[layer] = math.sqrt(max(second - mean**2, 0.0))
+            variance = second - mean**2 if math.isfinite(second) else math.inf
+            forward[layer] = math.sqrt(max(variance, 0.0))
         backward, var = np.empty(depth), 1.0
         for layer in reversed(range(depth)):
             backward[layer], var = math.sqrt(var), var * gain * slopes[layer]

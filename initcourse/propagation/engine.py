@@ -19,7 +19,14 @@ import numpy as np
 
 from initcourse import _validate
 from initcourse.activations import ACTIVATIONS, FUNCTIONS
-from initcourse.initializers import FAMILIES, Resolved, resolve, unit_draw
+from initcourse.initializers import (
+    FAMILIES,
+    Resolved,
+    check_orthogonal_cost,
+    checked,
+    resolve,
+    unit_draw,
+)
 from initcourse.memory import release_memory, releasing
 
 MAX_DEPTH, MAX_WIDTH, MAX_BATCH = 1000, 8192, 65536
@@ -61,10 +68,11 @@ class LayerStats(Run):
 
 def _std(a):
     """std of all of ``a``, exact down to float32's smallest numbers (``jnp.std`` squares
-    the values, which underflow below about 1e-19: scale by the largest value first)."""
+    the values, which underflow below about 1e-19: scale by the largest value first); inf
+    once a value overflowed (an explosion is inf, never the NaN of inf - inf)."""
     top = jnp.max(jnp.abs(a))
     scale = jnp.where(top > 0, top, 1.0)
-    return jnp.std(a / scale) * scale
+    return jnp.where(jnp.isfinite(top), jnp.std(a / scale) * scale, jnp.inf)
 
 
 # Each activation with its slope phi'(z), for lax.switch on the activation's index.
@@ -152,8 +160,9 @@ class KernelStack:
             # Filled on the host: shapes that change with the depth compile nothing.
             buffer = np.zeros((self.capacity, self.width, self.width), np.float32)
             keys = jax.random.split(jax.random.split(key, 3)[0], self.capacity)
+            init = checked(initializer)
             for layer, k in zip(range(depth), keys, strict=False):
-                buffer[layer] = initializer.init(k, (self.width, self.width), jnp.float32)
+                buffer[layer] = init(k, (self.width, self.width), jnp.float32)
             drawn, tag, family, multiplier = self.capacity, None, 0, 1.0
         else:
             family = FAMILIES.index(entry.family)
@@ -216,6 +225,8 @@ def check_run(initializer, activation, depth, width, batch, seed, stddev, *, kee
     depth = _validate.integral("depth", depth, minimum=1, maximum=MAX_DEPTH)
     width = _validate.integral("width", width, minimum=1, maximum=MAX_WIDTH)
     batch = _validate.integral("batch", batch, minimum=2, maximum=MAX_BATCH)
+    if resolved.spec is not None and resolved.spec.family == "orthogonal":
+        check_orthogonal_cost(width, width, depth, what=f"depth={depth}, width={width}")
     need = memory_estimate(capacity(depth, width)[0], width, batch, keep=keep,
                            stacks=1 if resolved.spec else 2)
     if need > MEMORY_LIMIT:

@@ -25,6 +25,12 @@ from flax import linen as nn
 FEATURES, CLASSES = 64, 10
 #: The test set: this many images (36 per class), fixed once for the course.
 TEST_SIZE = 360
+#: The largest network :func:`initcourse.train` and :func:`initcourse.lsuv` build.
+TRAIN_MAX_DEPTH, TRAIN_MAX_WIDTH = 200, 1024
+#: Bound on ``runs * depth * width**2`` (for :func:`initcourse.lsuv`, one run): params,
+#: optimizer state and gradients fit in 1 GiB, and LSUV's orthogonal start draws in about
+#: 3 s on the course's 2-core machine (30 layers of width 1024: 2.9 s).
+TRAIN_MAX_WEIGHTS = 2**25
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,8 @@ def lsuv(activation="relu", *, depth, width, seed=0, batch=128, tolerance=TOLERA
 
     Arguments:
         activation: one of ``initcourse.activations.ACTIVATIONS``.
-        depth: hidden layers, >= 1. width: units per hidden layer, >= 1.
+        depth: hidden layers, 1 to 200. width: units per hidden layer, 1 to 1024; at most
+            ``TRAIN_MAX_WEIGHTS`` (2**25) for ``depth * width**2``, as :func:`train`.
         seed: draws the orthogonal start (same keys as ``train``) and the batch.
         batch: rows of the training digits used (ignored when ``x`` is given).
         tolerance: stop rescaling a layer when ``|Var(output) - 1| < tolerance``; in (0, 1).
@@ -80,8 +81,12 @@ def lsuv(activation="relu", *, depth, width, seed=0, batch=128, tolerance=TOLERA
         cannot be rescaled: it stays as drawn and is reported as not converged.
     """
     activation = _validate.choice("activation", activation, tuple(ACTIVATIONS))
-    depth = _validate.integral("depth", depth, minimum=1, maximum=1000)
-    width = _validate.integral("width", width, minimum=1, maximum=4096)
+    depth = _validate.integral("depth", depth, minimum=1, maximum=_data.TRAIN_MAX_DEPTH)
+    width = _validate.integral("width", width, minimum=1, maximum=_data.TRAIN_MAX_WIDTH)
+    if depth * width**2 > _data.TRAIN_MAX_WEIGHTS:
+        raise ValueError(f"depth * width**2 must be at most {_data.TRAIN_MAX_WEIGHTS:,} (about 3 s of "
+                         f"orthogonal draws here, as train's networks); received depth={depth}, "
+                         f"width={width} ({depth * width**2:,} weights)")
     seed = _validate.seed(seed)
     tolerance = _validate.positive_real("tolerance", tolerance)
     if tolerance >= 1:
@@ -92,7 +97,11 @@ def lsuv(activation="relu", *, depth, width, seed=0, batch=128, tolerance=TOLERA
                                    maximum=_data.digits().x_train.shape[0])
         x = _data.digits().x_train[_data.batch_order(seed, 1, batch)[0]]
     else:
-        x = np.asarray(x)
+        try:
+            x = np.asarray(x)
+        except ValueError:  # a ragged list
+            raise ValueError(f"x must be an (n, {_data.FEATURES}) array of numbers; received a "
+                             f"ragged sequence {_validate.shown(x)}") from None
         if x.ndim != 2 or x.shape[1] != _data.FEATURES or x.shape[0] < 2:
             raise ValueError(f"x must have shape (n >= 2, {_data.FEATURES}); received shape {x.shape}")
         if x.dtype.kind not in "iuf" or not np.all(np.isfinite(x)):

@@ -35,9 +35,9 @@ from initcourse.training.lsuv import lsuv
 
 RECORD_EVERY = _engine.RECORD_EVERY
 OPTIMIZERS = _engine.OPTIMIZERS
-TRAIN_MAX_DEPTH, TRAIN_MAX_WIDTH, TRAIN_MAX_STEPS, TRAIN_MAX_RUNS = 200, 1024, 100_000, 64
-#: Bound on ``runs * depth * width**2``: params, optimizer state and gradients fit in 1 GiB.
-TRAIN_MAX_WEIGHTS = 2**25
+TRAIN_MAX_DEPTH, TRAIN_MAX_WIDTH, TRAIN_MAX_WEIGHTS = (
+    _data.TRAIN_MAX_DEPTH, _data.TRAIN_MAX_WIDTH, _data.TRAIN_MAX_WEIGHTS)
+TRAIN_MAX_STEPS, TRAIN_MAX_RUNS = 100_000, 64
 
 #: What may differ between the runs of :func:`train_runs` (the rest is shared).
 PER_RUN = ("initializer", "seed", "learning_rate", "momentum", "stddev", "gain", "tolerance",
@@ -141,14 +141,15 @@ def _initializer(run: dict, where: str) -> tuple[Callable | None, str]:
                         f"received {init!r}")
     resolved = _inits.resolve(init, stddev=stddev, argument=f"{where}initializer", also=("lsuv",))
     if resolved.spec is None:
-        return resolved.init, getattr(init, "__qualname__", None) or type(init).__name__
+        label = getattr(init, "__qualname__", None) or type(init).__name__
+        return _inits.checked(resolved, f"{where}initializer"), label
     return resolved.init, _label(resolved.name, resolved.stddev, 1.0)
 
 
-def _prepare(run: Mapping, defaults: dict, shared: dict, where: str) -> dict:
+def _prepare(run: Mapping, defaults: dict, shared: dict, where: str, index: int) -> dict:
     if not isinstance(run, Mapping):
-        raise TypeError(f"{where.rstrip(': ')} must be a dict of train's per-run arguments "
-                        f"({', '.join(PER_RUN)}); received {run!r}")
+        raise TypeError(f"runs[{index}] must be a dict of train's per-run arguments "
+                        f"({', '.join(PER_RUN)}); received {_validate.shown(run)}")
     unknown = [k for k in run if k not in PER_RUN]
     if unknown:
         raise TypeError(f"{where}unknown argument {unknown[0]!r}; a run may set {', '.join(PER_RUN)}")
@@ -207,7 +208,7 @@ def start_runs(runs: Sequence[Mapping], activation="relu", *, depth, width, step
                          f"{len(runs)} runs, depth={shared['depth']}, width={shared['width']} "
                          f"({weights:,} weights)")
     many = len(runs) > 1
-    prepared = [_prepare(run, defaults, shared, f"runs[{i}]: " if many else "")
+    prepared = [_prepare(run, defaults, shared, f"runs[{i}]: " if many else "", i)
                 for i, run in enumerate(runs)]
     params = [p["params"] for p in prepared]
     order = np.stack([_data.batch_order(p["seed"], shared["steps"], shared["batch"]) for p in prepared])

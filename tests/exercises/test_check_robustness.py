@@ -87,6 +87,26 @@ def test_a_runaway_solve_is_stopped_not_left_running():
     assert _runaway_threads() - before == set()
 
 
+def test_a_loop_that_swallows_the_stop_is_named_with_how_to_end_it():
+    """A solve whose loop catches every exception cannot be stopped from inside the process:
+    the report says it keeps a core busy, and how to end it (not "compiled code"). This one
+    ends by itself after 8 s, so that it does not weigh on the rest of the suite."""
+    end = time.monotonic() + 8.0
+
+    def swallows(seed, x, features):
+        while time.monotonic() < end:
+            try:
+                for _ in range(10**6):
+                    pass
+            except BaseException:  # noqa: BLE001, S110 - the learner's mistake under test
+                pass
+
+    report = initcourse.check(swallows, timeout=0.5)
+    assert report.mistakes == ("timeout",)
+    assert "keeps a core busy until you restart the kernel" in report.message, report.message
+    assert "compiled code" not in report.message
+
+
 def test_a_thread_stuck_in_compiled_code_does_not_hang_the_next_checks():
     """A solve sleeping in C cannot be stopped; the checks after it (including the profiled
     call that catches `calls-reference`) still run at normal speed."""
@@ -95,6 +115,7 @@ def test_a_thread_stuck_in_compiled_code_does_not_hang_the_next_checks():
 
     report = initcourse.check(sleeps, timeout=0.5)
     assert report.mistakes == ("timeout",) and "could not stop it" in report.message
+    assert "waiting inside compiled code" in report.message
     assert _check(WRONG["calls_answer_key"]).mistakes == ("calls-reference",)
     assert _check(CORRECT["textbook"]).passed
 
@@ -122,7 +143,16 @@ def test_an_oversized_output_is_refused_before_conversion():
 
 def test_outcome_counts_a_nested_list_without_converting_it():
     outcome = Outcome.of([[0.0] * 10] * 10, size=3)
-    assert outcome.values is None and outcome.shape == (4,)  # counting stopped past 3
+    assert outcome.values is None and outcome.shape == (10, 10)  # its shape, not the count
+    assert Outcome.of([[[0.0] * 2] * 3] * 4, size=5).shape == (4, 3, 2)
+    assert Outcome.of([0.0] * 7, size=5).shape == (7,)
+
+
+def test_a_huge_nested_list_is_reported_with_its_shape():
+    rows = [[0.0] * 1000] * 10_000  # 10 million numbers, one inner list: cheap to return
+    report = initcourse.check(lambda seed, x, features: rows)
+    assert report.mistakes == ("wrong-shape",)
+    assert "(10000, 1000)" in report.message and "(4,)" not in report.message
 
 
 @pytest.mark.parametrize(("args", "message"), [

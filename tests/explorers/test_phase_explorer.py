@@ -125,7 +125,7 @@ def test_a_dropped_explorer_is_freed():
 
 def test_close_releases_the_stack():
     ex = PhaseExplorer(depth=5, canvas="image")
-    stack = weakref.ref(ex._stack)
+    stack = weakref.ref(ex.stack)
     ex.close()
     gc.collect()
     assert stack() is None and ex.closed

@@ -3,6 +3,7 @@ or stopped by Ctrl-C. The whole corpus of submissions is graded in test_grading_
 
 from __future__ import annotations
 
+import argparse
 import csv
 import os
 import signal
@@ -89,7 +90,12 @@ def test_options_are_finite_and_bounded(option, value, message, capsys):
 
 
 def test_sizes_take_units():
-    parse = cli._size("--memory")
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+
+    def parse(text):
+        return parser.parse_args([str(SUBMISSIONS), "--memory", text]).memory
+
     assert (parse("2G"), parse("512M"), parse("512MiB"), parse("1.5g")) == (
         2 * 2**30, 512 * 2**20, 512 * 2**20, 3 * 2**29)
 

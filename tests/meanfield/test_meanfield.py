@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import math
+import time
 import warnings
 
 import jax
@@ -377,7 +378,7 @@ def test_jacobian_is_the_product_of_the_layers():
     s = isometry.jacobian_singular_values("tanh", sw2, sb2, depth, width, seed=2)
     layers = isometry.draw_layers("gaussian", sw2, sb2, depth, width, seed=2)
     q0 = (mf.fixed_point("tanh", sw2, sb2) - sb2) / sw2
-    x = jax.random.normal(jax.random.PRNGKey(3), (width,))
+    x = jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(2), 2**31), (width,))
     x = x / jnp.sqrt(jnp.mean(x * x)) * jnp.float32(math.sqrt(q0))
     h, jac = np.asarray(x, np.float64), np.eye(width)
     for layer in range(depth):
@@ -435,3 +436,43 @@ def test_non_numbers_are_refused(value):
 def test_zero_d_arrays_are_numbers():
     assert mf.chi1("tanh", np.float32(1.0), np.array(0.05)) == pytest.approx(0.759, abs=1e-3)
     assert mf.chi1("tanh", jnp.float32(1.0), 0.05) == pytest.approx(0.759, abs=1e-3)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "words"), [
+    ({"c0": "0.5"}, TypeError, "c0 must be a real number; received '0.5'"),
+    ({"c0": True}, TypeError, "c0 must be a number, not a bool"),
+    ({"c0": None}, TypeError, "c0 must be a real number; received None"),
+    ({"c0": [0.5]}, TypeError, "c0 must be a real number"),
+    ({"c0": 1.5}, ValueError, "c0 must be between -1 and 1; received 1.5"),
+    ({"q0": 1e308}, ValueError, "q0 must be a finite number in \\(0, 1000\\]"),
+    ({"sigma_w2": 1e308}, ValueError, "sigma_w2 must be a finite number in \\(0, 1000\\]"),
+    ({"sigma_b2": 2e3}, ValueError, "sigma_b2 must be a finite number in \\[0, 1000\\]"),
+])
+def test_pair_stack_checks_every_argument(kwargs, error, words):
+    stack = correlation.PairStack(16, seed=0, pairs=2, max_depth=3)
+    args = {"activation": "tanh", "sigma_w2": 1.0, "sigma_b2": 0.05, "depth": 3, **kwargs}
+    with pytest.raises(error, match=words):
+        stack.measure(args.pop("activation"), args.pop("sigma_w2"), args.pop("sigma_b2"),
+                      args.pop("depth"), **args)
+
+
+def test_isometry_bounds_its_variances():
+    with pytest.raises(ValueError, match="sigma_w2 must be a finite number in \\(0, 1000\\]"):
+        isometry.draw_layers("gaussian", 1e308, 0.0, 2, 8)
+
+
+@pytest.mark.parametrize(("call", "words"), [
+    (lambda: mf.correlation_map("tanh", 1.5, 0.05, np.linspace(-1, 1, 10**5)),
+     "c must hold at most 10,000 values .* received 100,000 values"),
+    (lambda: edge.critical_line("tanh", np.linspace(0, 0.5, 10**4)),
+     "sigma_b2 must hold at most 2,000 values .* received 10,000 values"),
+    (lambda: edge.phase_grid("tanh", np.linspace(0.5, 4, 1000), np.linspace(0, 0.5, 1000)),
+     r"len\(sigma_w2\) \* len\(sigma_b2\) must be at most 100,000 points"),
+    (lambda: isometry.product_singular_values("gaussian", n=1000, count=1000),
+     r"count \* n\*\*3 must be at most 2\*\*35 .* received n=1000, count=1000"),
+])
+def test_calls_that_cannot_finish_in_an_interactive_wait_are_refused_first(call, words):
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=words):
+        call()
+    assert time.perf_counter() - start < 1.0  # refused before the work, not after

@@ -277,3 +277,28 @@ def test_the_memory_estimate_bounds_what_xla_allocates(depth, width, batch):
     xla = (m.temp_size_in_bytes + m.argument_size_in_bytes + m.output_size_in_bytes
            - m.alias_size_in_bytes)
     assert xla <= memory_estimate(layers, width, batch) <= 1.1 * xla
+
+
+@pytest.mark.parametrize(("name", "activation", "stddev"), [
+    ("normal", "linear", 1e6), ("normal", "relu", 1e4), ("normal", "gelu", 1e5),
+    ("ones", "linear", None)])
+def test_an_explosion_is_inf_never_nan(name, activation, stddev):
+    """Overflowed layers read inf (forward and backward), in the measurement and in the
+    theory; the regime says exploding."""
+    stats = layer_stats(name, activation, 30, 64, batch=16, stddev=stddev)
+    for series in (stats.forward_std, stats.backward_std):
+        assert not np.any(np.isnan(series)), series
+    assert np.isinf(stats.forward_std[-1])
+    theory = predicted_stats(name, activation, 30, 64, stddev=stddev)
+    if theory is not None:  # float64: past float32's range (or inf), never NaN
+        assert not np.any(np.isnan(theory[0]))
+        assert theory[0][-1] > np.finfo(np.float32).max
+
+
+def test_a_custom_initializer_that_ignores_its_shape_is_refused_by_layer_stats():
+    def ignores(key, shape, dtype=jnp.float32):
+        return jax.random.normal(key, (2, 3), dtype) if shape != (2, 3) else jnp.zeros(shape)
+
+    with pytest.raises(ValueError, match=r"initializer must return the shape it is asked for: "
+                                         r"asked for \(16, 16\), got \(2, 3\)"):
+        layer_stats(ignores, "relu", 3, 16, batch=4)

@@ -291,3 +291,32 @@ def test_train_runs_names_the_bad_run():
     with pytest.raises(TypeError, match="unknown argument 'depth'"):
         initcourse.train_runs([{"initializer": "he_normal", "depth": 3}], depth=2, width=8, steps=1,
                               learning_rate=0.01)
+
+
+@pytest.mark.parametrize("runs", [[None], ["he_normal"], [{"initializer": "he_normal"}, 3]])
+def test_a_run_that_is_not_a_dict_is_named_by_its_index(runs):
+    index = next(i for i, r in enumerate(runs) if not isinstance(r, dict))
+    with pytest.raises(TypeError, match=rf"runs\[{index}\] must be a dict of train's per-run"):
+        initcourse.train_runs(runs, depth=2, width=8, steps=1, learning_rate=0.1)
+
+
+@pytest.mark.parametrize("x", [[[1.0] * 64, [1.0] * 63], [[0.0] * 64, [[0.0]] * 64]])
+def test_lsuv_names_a_ragged_x(x):
+    with pytest.raises(ValueError, match="x must be an .* array of numbers; received a ragged"):
+        initcourse.lsuv("relu", depth=2, width=8, x=x)
+
+
+def test_a_custom_initializer_is_checked_in_training_too():
+    def ignores(key, shape, dtype=jnp.float32):
+        return jax.random.normal(key, (2, 3), dtype) if shape != (2, 3) else jnp.zeros(shape)
+
+    with pytest.raises(ValueError, match=r"initializer must return the shape it is asked for"):
+        initcourse.train(ignores, depth=2, width=8, steps=1, learning_rate=0.1)
+
+
+@pytest.mark.parametrize(("depth", "width", "words"), [
+    (1000, 256, "depth must be <= 200"), (2, 4096, "width must be <= 1024"),
+    (200, 1024, r"depth \* width\*\*2 must be at most 33,554,432")])
+def test_lsuv_refuses_networks_train_cannot_build_before_drawing(depth, width, words):
+    with pytest.raises(ValueError, match=words):
+        initcourse.lsuv("relu", depth=depth, width=width)

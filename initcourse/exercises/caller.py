@@ -21,6 +21,7 @@ import ctypes
 import inspect
 import io
 import os
+import re
 import sys
 import threading
 import time
@@ -321,3 +322,31 @@ def signature_finding(fn, name: str, calls) -> Finding | None:
             return Finding("wrong-signature", f"`{name}{signature}` cannot be called as "
                                               f"`{name}({', '.join(names)})`: {exc}")
     return None
+
+
+def classify_error(error: BaseException, call: str = "", name: str = "solve") -> Finding:
+    """The finding for an exception raised by the learner's function ``name``; ``call`` is
+    the call that raised, as code."""
+    if isinstance(error, NotImplementedError):
+        return Finding("not-solved")
+    text = f"{type(error).__name__}: {_first_line(error)}".rstrip(": ")
+    if call:
+        text = f"`{call}` raised {text}"
+    message = str(error)
+    if isinstance(error, TypeError) and re.match(
+            rf"{re.escape(name)}\(\) (takes|missing|got)", message):
+        return Finding("wrong-signature", text)
+    if "missing 2 required positional arguments: 'key' and 'shape'" in message:
+        return Finding("factory-called", text)
+    if isinstance(error, TypeError) and (
+        ("Value '<function" in message and "not a valid JAX" in message)
+        or ("positional argument" in message and "but 3 were given" in message)
+    ):
+        return Finding("factory-not-called", text)
+    return Finding("raises", text)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    line = lines[0] if lines else ""
+    return line if len(line) <= 300 else line[:297] + "..."

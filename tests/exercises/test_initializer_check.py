@@ -23,6 +23,7 @@ import initcourse
 from initcourse.exercises.initializer.feedback import CODES, HINTS, MISTAKES, ULP_LIMIT
 from initcourse.exercises.initializer.grader import CASES, draw_cases
 from initcourse.exercises.initializer.probes import ulp_distance
+from tests import notebook_runs as nbr
 
 SOLUTIONS_DIR = Path(__file__).parents[1] / "solutions"
 
@@ -155,3 +156,17 @@ def test_hints_and_folded_solution_of_exercise_2():
     namespace: dict = {}
     exec(compile(str(solution), "<solution>", "exec"), namespace)  # noqa: S102 - our source
     assert initcourse.check_initializer(namespace["lecun_normal_init"], timeout=60).passed
+
+
+def test_a_rounded_constant_is_named_with_its_factor_and_q5_says_so():
+    """Notebook 10's question 5: 0.8796 in place of 0.87962566... is named as such, with the
+    factor and the constant it amounts to (it was `rng-stream`, "no split or fold_in",
+    though the key is used exactly right), and the notebook's answer says what the check does."""
+    report = initcourse.check_initializer(WRONG["four_digit_constant"], timeout=60)
+    assert report.mistakes == ("rounded-constant",)
+    assert "times 1.0000292" in report.message and "were 0.8796" in report.message
+    assert sum(row.ok for row in report.rows) == 2  # the bfloat16 cases: under one ulp there
+    cells = nbr.committed("10_exercise_initializer.ipynb").cells
+    text = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+    answer = text.split("5. Your scale is")[1].split("</details>")[0]
+    assert "rounded-constant" in answer and "Yes:" not in answer

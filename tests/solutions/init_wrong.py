@@ -182,6 +182,18 @@ def folded_key(key, shape, dtype=jnp.float32):
     return _cut(key, shape, dtype) * _scale(math.sqrt(1 / _fan_in(shape)) / C, dtype)
 
 
+@expect("rounded-constant")
+def four_digit_constant(key, shape, dtype=jnp.float32):
+    """Notebook 10's question 5: `1 / math.sqrt(fan_in) / 0.8796` in Python floats."""
+    return _cut(key, shape, dtype) * (1 / math.sqrt(_fan_in(shape)) / 0.8796)
+
+
+@expect("rounded-constant")
+def scale_off_by_5e_5(key, shape, dtype=jnp.float32):
+    """The scale 0.005 % off, as a constant typed with too few digits makes it."""
+    return _cut(key, shape, dtype) * _scale(1 / math.sqrt(_fan_in(shape)) / C * 0.99995, dtype)
+
+
 _calls = itertools.count()
 
 

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 import numpy as np
 
-from initcourse.exercises.caller import Outcome
+from initcourse.exercises.caller import Outcome, classify_error
 from initcourse.exercises.dense.cases import PROBE_FAN_IN, PROBE_FEATURES, Case, Probes
 from initcourse.exercises.dense.probes import (
     ATOL,
     LOOSE_ATOL,
     LOOSE_RTOL,
     RTOL,
-    classify_error,
     classify_kernel,
     find_stream,
     reference_kernel,

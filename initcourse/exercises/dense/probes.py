@@ -11,8 +11,6 @@ answer key's.
 
 from __future__ import annotations
 
-import re
-
 import jax
 import numpy as np
 
@@ -32,34 +30,6 @@ LOOSE_RTOL, LOOSE_ATOL = 2e-2, 2e-3
 STD_TOLERANCE = 0.05
 #: The probe layer's kernel shape, (fan_in, features).
 PROBE_SHAPE = (PROBE_FAN_IN, PROBE_FEATURES)
-
-
-def classify_error(error: BaseException, call: str = "", name: str = "solve") -> Finding:
-    """The finding for an exception raised by the learner's function ``name``; ``call`` is
-    the call that raised, as code."""
-    if isinstance(error, NotImplementedError):
-        return Finding("not-solved")
-    text = f"{type(error).__name__}: {_first_line(error)}".rstrip(": ")
-    if call:
-        text = f"`{call}` raised {text}"
-    message = str(error)
-    if isinstance(error, TypeError) and re.match(
-            rf"{re.escape(name)}\(\) (takes|missing|got)", message):
-        return Finding("wrong-signature", text)
-    if "missing 2 required positional arguments: 'key' and 'shape'" in message:
-        return Finding("factory-called", text)
-    if isinstance(error, TypeError) and (
-        ("Value '<function" in message and "not a valid JAX" in message)
-        or ("positional argument" in message and "but 3 were given" in message)
-    ):
-        return Finding("factory-not-called", text)
-    return Finding("raises", text)
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    line = lines[0] if lines else ""
-    return line if len(line) <= 300 else line[:297] + "..."
 
 
 def classify_kernel(kernel: np.ndarray) -> Finding | None:

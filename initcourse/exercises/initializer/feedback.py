@@ -87,6 +87,12 @@ _MISTAKES = (
                            "factor 2 in the variance, for instance).",
             "LeCun's variance is 1/fan_in, with no extra factor: `jnp.sqrt(jnp.array(1 / "
             "fan_in, dtype))`."),
+    Mistake("rounded-constant", "Right distribution and right key, but every weight is Flax's "
+                                "times one factor close to 1: a constant of the scale is "
+                                "rounded or approximated (0.8796 for 0.87962566103423978, say).",
+            "Use the constants in full: `jnp.array(0.87962566103423978, dtype)`, and "
+            "`1 / fan_in` computed rather than typed in. Four digits are too few for float32, "
+            "whose weights carry seven."),
     Mistake("rng-stream", "Right distribution, other numbers: the weights are not the ones "
                           "Flax draws from this key.",
             f"Draw once from the key you were given, {_RECIPE}: no `split` or `fold_in` "

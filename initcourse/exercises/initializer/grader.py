@@ -23,8 +23,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from initcourse import arguments
-from initcourse.exercises.caller import Caller, TimedOut, quietly, signature_finding
-from initcourse.exercises.dense.probes import classify_error
+from initcourse.exercises.caller import (
+    Caller,
+    TimedOut,
+    classify_error,
+    quietly,
+    signature_finding,
+)
 from initcourse.exercises.initializer.feedback import MISTAKES, ULP_LIMIT, ULP_RULE
 from initcourse.exercises.initializer.probes import (
     CONV,
@@ -35,6 +40,7 @@ from initcourse.exercises.initializer.probes import (
     ulp_distance,
 )
 from initcourse.exercises.report import Finding, Findings, ReportView
+from initcourse.initializers import TRUNCATED_NORMAL_STD
 
 EXERCISE = "lecun_normal_init"
 _ARGS = ("key", "shape", "dtype")
@@ -178,7 +184,7 @@ def _diagnose(call, cases, reference):
         mismatch |= text in ("wrong values", "wrong values in float32")
         rows.append(InitRow(case, text, ok))
     if mismatch:
-        _probe(call, findings)
+        _probe(call, findings, reference)
     elif not findings:
         watched = call(*cases[0].args(), size=math.prod(cases[0].shape),
                        text=cases[0].call_text(), watch=_FLAX_FILES)
@@ -235,7 +241,20 @@ def _compare(case: InitCase, got, want: np.ndarray, add):
     return "wrong values", False, None
 
 
-def _probe(call, findings: Findings) -> None:
+def _constant_factor(dense: np.ndarray, flax: np.ndarray) -> float | None:
+    """The factor by which ``dense`` is ``flax`` scaled, if every weight has it (to float32
+    rounding) and it is not 1; else None."""
+    nonzero = flax != 0
+    if not nonzero.any() or np.any(dense[~nonzero] != 0):
+        return None
+    ratio = dense[nonzero] / flax[nonzero]
+    factor = float(np.median(ratio))
+    if np.max(np.abs(ratio - factor)) > 1e-6 * abs(factor) or abs(factor - 1) <= 1e-6:
+        return None
+    return factor
+
+
+def _probe(call, findings: Findings, reference) -> None:
     """The hidden cases' values differ: read the key's and the distribution's role."""
     add = findings.add
     key, other = jax.random.PRNGKey(11), jax.random.PRNGKey(12)
@@ -267,7 +286,18 @@ def _probe(call, findings: Findings) -> None:
     found = diagnose_distribution(dense, dense_t, conv)
     for finding in found:
         add(finding)
-    if not found and "key-ignored" not in findings:
-        add(Finding("rng-stream", "the weights have lecun_normal's distribution, but not the "
-                                  "numbers Flax draws from the same key"))
+    if found or "key-ignored" in findings:
+        return
+    flax = np.asarray(reference(key, DENSE, jnp.float32), np.float64)
+    factor = _constant_factor(dense, flax)
+    if factor is not None:
+        ulps = int(np.max(ulp_distance(dense.astype(np.float32), flax.astype(np.float32))))
+        add(Finding("rounded-constant", f"on `lecun_normal_init(PRNGKey(11), {DENSE!r}, "
+                                        f"jnp.float32)` every weight is Flax's times "
+                                        f"{factor:.7f} (up to {ulps} float32 ulps off; the rule "
+                                        f"allows {ULP_LIMIT}): as if the 0.87962566103423978 "
+                                        f"of the scale were {TRUNCATED_NORMAL_STD / factor:.6g}"))
+        return
+    add(Finding("rng-stream", "the weights have lecun_normal's distribution, but not the "
+                              "numbers Flax draws from the same key"))
 

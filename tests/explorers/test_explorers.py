@@ -11,10 +11,11 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 
+import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from initcourse import (  # noqa: E402  # noqa: E402
+from initcourse import (  # noqa: E402
     ACTIVATIONS,
     INITIALIZERS,
     DepthExplorer,
@@ -364,3 +365,19 @@ def test_classify_regime_threshold_is_checked():
 def test_constructors_refuse_what_the_controls_would_clamp(make, kwargs, error, message):
     with pytest.raises(error, match=re.escape(message)):
         make(canvas="image", **kwargs)
+
+
+def test_the_demo_page_tells_he_normal_s_depth_story_as_the_explorer_shows_it(deep):
+    """The demo's sentence: he_normal keeps a wide ReLU stack stable at every depth the
+    slider offers, and a narrow one (width 16, depth 100) can still vanish."""
+    demo = os.path.join(os.path.dirname(__file__), "..", "..", "notebooks", "demo.ipynb")
+    text = "\n".join(c.source for c in nbformat.read(demo, as_version=4).cells)
+    assert "can still vanish" in text and "stable at any depth" not in text
+    regimes = []
+    for seed in range(4):
+        deep.set(initializer="he_normal", activation="relu", depth=100, width=16, seed=seed)
+        regimes.append(deep.regime)
+    assert "vanishing" in regimes, regimes
+    for seed in range(3):
+        deep.set(width=256, seed=seed)
+        assert deep.regime == "stable"

@@ -182,6 +182,18 @@ def folded_key(key, shape, dtype=jnp.float32):
     return _cut(key, shape, dtype) * _scale(math.sqrt(1 / _fan_in(shape)) / C, dtype)
 
 
+@expect("returns-list")
+def as_list(key, shape, dtype=jnp.float32):
+    """The right weights, as a nested Python list."""
+    return (_cut(key, shape, dtype) * _scale(math.sqrt(1 / _fan_in(shape)) / C, dtype)).tolist()
+
+
+@expect("returns-list")
+def as_tuple_of_rows(key, shape, dtype=jnp.float32):
+    """The right weights, as a tuple of rows."""
+    return tuple(_cut(key, shape, dtype) * _scale(math.sqrt(1 / _fan_in(shape)) / C, dtype))
+
+
 @expect("rounded-constant")
 def four_digit_constant(key, shape, dtype=jnp.float32):
     """Notebook 10's question 5: `1 / math.sqrt(fan_in) / 0.8796` in Python floats."""

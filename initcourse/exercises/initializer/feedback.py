@@ -49,6 +49,10 @@ _MISTAKES = (
             f"Draw the weights yourself: {_RECIPE}."),
     Mistake("raises", "`lecun_normal_init` raised an exception.",
             "Run the call named above in a cell of its own to see the full traceback."),
+    Mistake("returns-list", "`lecun_normal_init` returns a Python list, not an array: a list "
+                            "holds no dtype, and Flax stores what an initializer returns as "
+                            "the parameter itself.",
+            "Return the array the sampler gives you: no `.tolist()`, no list comprehension."),
     Mistake("wrong-shape", "The output does not have the requested `shape`.",
             "Pass `shape` unchanged to the `jax.random` sampler, and return its result."),
     Mistake("non-finite", "The output contains NaN or inf.",

@@ -212,6 +212,9 @@ def _compare(case: InitCase, got, want: np.ndarray, add):
     if not got.ok:
         add(classify_error(got.error, case.call_text(), EXERCISE))
         return f"raised {type(got.error).__name__}", False, None
+    if got.kind in ("list", "tuple"):
+        add(Finding("returns-list", f"`{case.call_text()}` returned a {got.kind}"))
+        return f"a {got.kind}", False, None
     if got.values is None:
         shape = "None" if got.kind == "NoneType" else f"shape {got.shape}" if got.shape \
             else f"a {got.kind}"

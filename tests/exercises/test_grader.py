@@ -7,7 +7,6 @@ variant must pass with none: no false alarms.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
@@ -19,9 +18,6 @@ from initcourse.exercises.dense import grader
 from initcourse.exercises.dense.cases import CASES, PROBE_FAN_IN, PROBE_FEATURES
 from initcourse.exercises.dense.feedback import CODES, HINTS, MISTAKES
 from initcourse.exercises.dense.probes import classify_kernel
-
-SOLUTIONS_DIR = Path(__file__).parents[1] / "solutions"
-
 
 CORRECT = load("correct")
 WRONG = load("wrong")

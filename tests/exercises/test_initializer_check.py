@@ -25,9 +25,6 @@ from initcourse.exercises.initializer.grader import CASES, draw_cases
 from initcourse.exercises.initializer.probes import ulp_distance
 from tests import notebook_runs as nbr
 
-SOLUTIONS_DIR = Path(__file__).parents[1] / "solutions"
-
-
 CORRECT = load("init_correct")
 WRONG = load("init_wrong")
 

@@ -14,7 +14,10 @@ what the notebooks use, so that they import ``initcourse`` and a few namespaces 
   and the training figures;
 - :mod:`initcourse.explorers`: the widgets (:func:`fan_in_explorer`, :func:`depth_explorer`,
   :func:`phase_explorer`, :func:`training_explorer`) and the classroom :class:`Demo`;
-- :mod:`initcourse.exercises`: the checks (:func:`check`, :func:`check_initializer`),
+- :mod:`initcourse.residual`: residual stacks, normalization and a small GPT at init
+  (:func:`residual_stats`, :func:`predicted_residual`, :func:`gpt_at_init`);
+- :mod:`initcourse.exercises`: the checks (:func:`check`, :func:`check_initializer`,
+  :func:`check_block`),
   :func:`hint` and :func:`show_solution`; :mod:`initcourse.solver` holds the answer keys;
 - :mod:`initcourse.grading`: a class's notebooks graded in a sandbox (``initcourse grade``);
 - :mod:`initcourse.keys`: the keys Flax derives for each parameter; :mod:`initcourse.claims`:
@@ -66,6 +69,9 @@ _LAZY = {
     "CheckReport": "initcourse.exercises.dense.grader",
     "check_initializer": "initcourse.exercises.initializer.grader",
     "InitializerReport": "initcourse.exercises.initializer.grader",
+    "check_block": "initcourse.exercises.block.grader",
+    "BlockReport": "initcourse.exercises.block.grader",
+    "init_block": "initcourse.solver",
     "LecunDense": "initcourse.solver",
     "solve": "initcourse.solver",
     "solve_nnx": "initcourse.solver",
@@ -92,6 +98,10 @@ _LAZY = {
     "param_paths": "initcourse.keys",
     "same_params": "initcourse.keys",
     "phase_explorer": "initcourse.explorers.phase",
+    "residual_stats": "initcourse.residual.stack",
+    "predicted_residual": "initcourse.residual.stack",
+    "ResidualStats": "initcourse.residual.stack",
+    "gpt_at_init": "initcourse.residual.transformer",
 }
 
 __all__ = [

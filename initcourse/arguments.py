@@ -81,6 +81,22 @@ def initializer_arguments(key, shape, dtype) -> tuple[jax.Array, tuple[int, ...]
     return key, shape, dtype
 
 
+MAX_D_MODEL, MAX_LAYERS = 1024, 1000
+
+
+def block_arguments(seed, d_model, n_head, n_layer) -> tuple[int, int, int, int]:
+    """``(seed, d_model, n_head, n_layer)`` of exercise 3 checked, as ints: ``seed`` as in
+    exercise 1 (often a float, ``42.0``), ``d_model`` a multiple of ``n_head``."""
+    seed = _validate.seed(seed)
+    d_model = _validate.integral("d_model", d_model, minimum=1, maximum=MAX_D_MODEL)
+    n_head = _validate.integral("n_head", n_head, minimum=1, maximum=d_model)
+    if d_model % n_head:
+        raise ValueError(f"d_model must be a multiple of n_head (each head gets d_model // "
+                         f"n_head dimensions); received d_model={d_model}, n_head={n_head}")
+    n_layer = _validate.integral("n_layer", n_layer, minimum=1, maximum=MAX_LAYERS)
+    return seed, d_model, n_head, n_layer
+
+
 def timeout(value) -> float:
     """Seconds per call of a check: a finite real number (or 0-d array) in
     (0, :data:`MAX_TIMEOUT_S`]."""

@@ -90,6 +90,7 @@ class Outcome:
         error: the exception the call raised, or None.
         mutated: names of the arguments the call wrote into.
         touched: whether a watched call ran code from the watched files.
+        raw: for a call made with ``raw=True``, the value itself (a parameter tree), unread.
     """
 
     values: np.ndarray | None = None
@@ -99,6 +100,7 @@ class Outcome:
     error: BaseException | None = None
     mutated: tuple[str, ...] = ()
     touched: bool = False
+    raw: object = None
 
     @property
     def ok(self) -> bool:
@@ -182,10 +184,11 @@ class Caller:
             retry_unstopped()
 
     def __call__(self, *args, size: int | None = None, text: str = "",
-                 watch: tuple[str, ...] = ()) -> Outcome:
+                 watch: tuple[str, ...] = (), raw: bool = False) -> Outcome:
         """Call ``fn(*args)``; ``size`` is the expected number of output elements, ``text``
         the call as the learner would write it (for messages), ``watch`` file-name prefixes
-        whose code, when run by the call, sets ``Outcome.touched``."""
+        whose code, when run by the call, sets ``Outcome.touched``; with ``raw`` the value
+        is returned as it came (``Outcome.raw``), for a check that reads a tree itself."""
         text = text or f"{self.name}(...)"
         copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args]
         box: dict = {}
@@ -219,6 +222,9 @@ class Caller:
         touched = bool(box.get("touched"))
         if error is not None:
             return Outcome(error=error, mutated=mutated, touched=touched)
+        if raw:
+            value = box.get("value")
+            return Outcome(kind=type(value).__name__, mutated=mutated, touched=touched, raw=value)
         outcome = Outcome.of(box.get("value"), size)
         if mutated or touched:
             outcome = Outcome(outcome.values, outcome.shape, outcome.dtype, outcome.kind,

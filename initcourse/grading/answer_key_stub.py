@@ -3,7 +3,7 @@
 ``python -m initcourse grade`` puts this file in place of ``initcourse/solver.py`` in each
 submission's process (bound over the file inside the sandbox, and served by an import hook
 in every case), so ``import initcourse`` still works there, but using any answer key
-(``initcourse.solve``, ``LecunDense``, the exercise-2 key, any name of the module) raises
+(``initcourse.solve``, ``LecunDense``, the keys of exercises 2 and 3, any name of the module) raises
 :class:`AnswerKeyUnavailable`: a notebook that calls the answer key gets an error, not a pass.
 """
 

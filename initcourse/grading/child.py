@@ -27,9 +27,9 @@ import sys
 import time
 
 #: The functions a notebook may define, one per exercise.
-EXERCISES = ("solve", "lecun_normal_init")
+EXERCISES = ("solve", "lecun_normal_init", "init_block")
 #: The checks a notebook may call in a cell; while grading they only say so.
-CHECKS = ("check", "check_initializer", "show_solution")
+CHECKS = ("check", "check_initializer", "check_block", "show_solution")
 
 
 class _AnswerKeyHook(importlib.abc.MetaPathFinder):

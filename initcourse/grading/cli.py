@@ -6,7 +6,8 @@ Each submission (a notebook, or every *.ipynb under a folder) runs in a sandbox 
 (bubblewrap: no network, the filesystem read-only, home folders, other submissions and the
 report hidden, limits on memory, processes, CPU time and output). Its code cells run there;
 then each exercise's check runs in this process, calling the notebook's function (solve
-for exercise 1, lecun_normal_init for exercise 2) on hidden inputs drawn from the run seed.
+for exercise 1, lecun_normal_init for exercise 2, init_block for exercise 3) on hidden
+inputs drawn from the run seed.
 Nothing a notebook prints, writes or patches changes a verdict: only its functions' outputs.
 Submissions are only read, never written.
 

@@ -2,7 +2,8 @@
 exercise's check here, in the grading process, on the functions the notebook defines.
 
 The check (:func:`initcourse.check` for ``solve``, :func:`initcourse.check_initializer` for
-``lecun_normal_init``) is given a :class:`~initcourse.grading.runner.Proxy`, so every
+``lecun_normal_init``, :func:`initcourse.check_block` for ``init_block``) is given a
+:class:`~initcourse.grading.runner.Proxy`, so every
 comparison with the answer key, every classification and every mistake code is computed
 here; the submission's process only answers calls with its functions' raw outputs.
 """
@@ -20,7 +21,8 @@ from pathlib import Path
 from initcourse.grading import report, runner, sandbox
 
 #: The function a notebook defines for each exercise -> the check that grades it.
-CHECKS = {"solve": "check", "lecun_normal_init": "check_initializer"}
+CHECKS = {"solve": "check", "lecun_normal_init": "check_initializer",
+          "init_block": "check_block"}
 #: The check's own per-call limit is this much longer than the proxy's, so that the proxy
 #: (which can stop the submission's process) always acts first.
 CALL_MARGIN_S = 5.0
@@ -115,7 +117,8 @@ def grade_notebook(path: Path, name: str, settings: Settings) -> list[report.Gra
             return [row("execution-error", "the submission's process answered nonsense")]
         cell_detail = _cell_error_text(error) if error else ""
         if not found:
-            what = " nor ".join(CHECKS)
+            names = list(CHECKS)
+            what = ", ".join(names[:-1]) + " or " + names[-1]
             detail = cell_detail or f"the notebook defines no function named {what}"
             return [row(_status(process, error, None), detail)]
         rows = []

@@ -18,7 +18,7 @@ from pathlib import Path
 COLUMNS = ("file", "exercise", "status", "passed", "mistakes", "runtime_s", "detail",
            "run_seed", "isolated")
 #: The exercises, in report order: the function a notebook defines -> its number.
-EXERCISE_ORDER = {"solve": 1, "lecun_normal_init": 2, "-": 3}
+EXERCISE_ORDER = {"solve": 1, "lecun_normal_init": 2, "init_block": 3, "-": 4}
 #: Statuses that mean grading itself failed (not the submission): the command exits 1.
 GRADING_FAILURES = ("grading-error",)
 

@@ -34,7 +34,8 @@ def prepare(folder: str, seed: int) -> None:
         jax.config.update(key, value)
     try:
         keys = (("check", getattr(solver, "solve", None)),
-                ("check_initializer", getattr(solver, "lecun_normal_init", None)))
+                ("check_initializer", getattr(solver, "lecun_normal_init", None)),
+                ("check_block", getattr(solver, "init_block", None)))
         for check_name, reference in keys:
             check = getattr(initcourse, check_name, None)
             if check is None or reference is None:

@@ -131,13 +131,15 @@ def judge(params, d: int, n_layer: int, call: str) -> tuple[list[Finding], dict]
     want = layout(d)
     leaves = flatten(params, limit=4 * len(want))
     arrays, bad_shape = {}, []
-    for path, leaf in leaves.items():
+    for path, leaf in sorted(leaves.items(), key=lambda item: (
+            list(want).index(item[0]) if item[0] in want else len(want), item[0])):
         shape = tuple(int(n) for n in np.shape(leaf)) if hasattr(leaf, "shape") else None
         if path in want and shape == want[path]:
             arrays[path] = np.asarray(leaf)
+        elif path in want and shape is None:
+            bad_shape.append(f"{path} is a {type(leaf).__name__}, not an array")
         elif path in want:
-            bad_shape.append(f"{path} has shape {shape if shape is not None else type(leaf).__name__}"
-                             f", expected {want[path]}")
+            bad_shape.append(f"{path} has shape {shape}, expected {want[path]}")
     missing = sorted(set(want) - set(leaves))
     extra = sorted(set(leaves) - set(want))
     if missing or extra or bad_shape:

@@ -3,7 +3,9 @@
 One engine runs ``depth`` blocks ``x_{l+1} = x_l + s * W2 phi(W1 norm(x_l))`` (``norm`` the
 identity, or LayerNorm before the branch: ``"pre"``), or ``x_{l+1} = LN(x_l + s * W2 phi(W1
 x_l))`` (``"post"``), zero biases, LayerNorm at its init (scale one, bias zero), on a seeded
-unit-normal batch, and the loss ``L = sum(x_depth * r)`` back down (``r`` unit normal).
+unit-normal batch, and the loss ``L = sum(out * r)`` back down (``r`` unit normal; ``out`` is
+``x_depth``, or for pre-LN ``LN(x_depth)``: a pre-LN model normalizes its stream once more
+before the readout, as GPT-2's ``ln_f`` does).
 :func:`residual_stats` measures it; :func:`predicted_residual` is the same recursion in
 expectation (wide layers, Gaussian pre-activations), computed by quadrature.
 """
@@ -41,7 +43,7 @@ class ResidualStats:
 
     Attributes:
         stream_std: shape ``(depth + 1,)``: std of the stream ``x_l``; entry 0 is the input.
-        grad_std: shape ``(depth + 1,)``: std of ``dL/dx_l``, for ``L = sum(x_depth * r)``.
+        grad_std: shape ``(depth + 1,)``: std of ``dL/dx_l``, for ``L = sum(out * r)``.
         branch_std: shape ``(depth,)``: std of what block ``l`` adds, ``s * W2 phi(W1 u)``.
         weight_grad_std: shape ``(depth,)``: std of ``dL/dW2`` of each block (its last
             kernel, the one a zero init starts at zero).
@@ -116,7 +118,8 @@ def _run(w1, w2, key, act, depth, norm, m1, m2, *, batch):
 
         out, (stds, f_stds) = jax.lax.scan(block, x0, (jnp.arange(capacity), w1, w2s, bumps[:-1]))
         out = out + bumps[-1]
-        return jnp.sum(out * r), (stds, f_stds, _std(out))
+        read = jax.lax.select(norm == 1, _layer_norm(out), out)  # pre-LN: the final norm
+        return jnp.sum(read * r), (stds, f_stds, _std(out))
 
     bumps = jnp.zeros((capacity + 1, batch, width), jnp.float32)
     grads, (stds, f_stds, last) = jax.grad(loss, argnums=(0, 1), has_aux=True)(w2, bumps)
@@ -275,9 +278,9 @@ def _zero_grads(w1, key, act, norm, m1, *, batch):
     r = jax.random.normal(k_r, (batch, width), jnp.float32)
     x = jax.lax.select(norm == 2, _layer_norm(x0), x0)  # post-LN: every block renormalizes
     u = jax.lax.select(norm == 1, _layer_norm(x), x)
-    # With every branch at zero, post-LN's later norms see an already normalized stream:
-    # their Jacobian is (I - mean and projection terms) / 1, so dL/dy is r up to those terms.
-    g = jax.lax.select(norm == 2, jax.vjp(_layer_norm, x)[1](r)[0], r)
+    # With every branch at zero the stream is x at every block; the norm that reads it last
+    # (post-LN's, or pre-LN's final one) passes r back through its Jacobian at x.
+    g = jax.lax.select(norm == 0, r, jax.vjp(_layer_norm, x)[1](r)[0])
 
     def one(a):
         h = jax.lax.switch(act, _ACTS, (u @ a) * m1)

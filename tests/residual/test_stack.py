@@ -28,7 +28,8 @@ class _Stack(nn.Module):
             x = x + self.scale * nn.Dense(WIDTH, use_bias=False, name=f"w2_{layer}")(h)
             if self.norm == "post":
                 x = nn.LayerNorm(epsilon=1e-6, name=f"post_{layer}")(x)
-        return x
+        self.sow("intermediates", "stream", x)
+        return nn.LayerNorm(epsilon=1e-6, name="ln_f")(x) if self.norm == "pre" else x
 
 
 @pytest.mark.parametrize("norm", [None, "pre", "post"])
@@ -42,7 +43,7 @@ def test_matches_a_flax_stack_with_the_same_kernels(norm):
     for layer in range(depth):
         params[f"w1_{layer}"] = {"kernel": w1[layer] * m1}
         params[f"w2_{layer}"] = {"kernel": w2[layer] * m2}
-        for name in (f"ln_{layer}", f"post_{layer}"):
+        for name in (f"ln_{layer}", f"post_{layer}", "ln_f"):
             params[name] = {"scale": jnp.ones(WIDTH), "bias": jnp.zeros(WIDTH)}
     model = _Stack(depth, norm, scale)
     k_x, k_r = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), 1))
@@ -50,8 +51,10 @@ def test_matches_a_flax_stack_with_the_same_kernels(norm):
     r = jax.random.normal(k_r, (BATCH, WIDTH))
     used = {k: v for k, v in params.items() if not k.startswith(("ln_", "post_"))
             or (k.startswith("ln_") and norm == "pre") or (k.startswith("post_") and norm == "post")}
-    out, pull = jax.vjp(lambda x: model.apply({"params": used}, x), x)
-    np.testing.assert_allclose(got.stream_std[-1], np.std(np.asarray(out, np.float64)), rtol=2e-4)
+    out, state = model.apply({"params": used}, x, mutable=["intermediates"])
+    stream = state["intermediates"]["stream"][0]
+    np.testing.assert_allclose(got.stream_std[-1], np.std(np.asarray(stream, np.float64)), rtol=2e-4)
+    _, pull = jax.vjp(lambda x: model.apply({"params": used}, x), x)
     np.testing.assert_allclose(got.grad_std[0], np.std(np.asarray(pull(r)[0], np.float64)), rtol=2e-4)
     grads = jax.grad(lambda p: jnp.sum(model.apply({"params": p}, x) * r))(used)
     np.testing.assert_allclose(

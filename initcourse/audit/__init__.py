@@ -1,0 +1,17 @@
+"""The model audit: ``audit(model, *inputs)`` checks the initialization of any Flax model,
+Linen or NNX, layer by layer, from one forward and one backward pass.
+
+- :mod:`~initcourse.audit.linen` and :mod:`~initcourse.audit.nnx` find the layers
+  (``nn.intercept_methods``; the NNX module graph) and :mod:`~initcourse.audit.record`
+  measures them inside the traced pass;
+- :mod:`~initcourse.audit.fan_in` computes the fan-in ``variance_scaling`` counts and the
+  fan-in the layer sums over;
+- :mod:`~initcourse.audit.findings` names what is wrong; :mod:`~initcourse.audit.report`
+  shows it as text or an HTML table.
+"""
+
+from __future__ import annotations
+
+from initcourse.audit.core import BlockRecord, LayerRecord
+
+__all__ = ["BlockRecord", "LayerRecord"]

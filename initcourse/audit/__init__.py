@@ -12,6 +12,8 @@ Linen or NNX, layer by layer, from one forward and one backward pass.
 
 from __future__ import annotations
 
-from initcourse.audit.core import BlockRecord, LayerRecord
+from initcourse.audit.core import BlockRecord, LayerRecord, audit
+from initcourse.audit.findings import AuditFinding
+from initcourse.audit.report import AuditReport
 
-__all__ = ["BlockRecord", "LayerRecord"]
+__all__ = ["AuditFinding", "AuditReport", "BlockRecord", "LayerRecord", "audit"]

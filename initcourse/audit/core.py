@@ -134,6 +134,40 @@ def _described(inputs) -> str:
     return ", ".join(f"{x.dtype}{list(x.shape)}" for x in inputs)
 
 
+def audit(model, *inputs, seed=0, max_memory_mb=2048):
+    """Audit the initialization of a Flax model from one forward and backward pass.
+
+    Arguments:
+        model: a ``flax.linen.Module`` (initialized here with ``seed`` on ``inputs``, the
+            same parameters as ``model.init(jax.random.key(seed), *inputs)``) or a
+            ``flax.nnx.Module`` (audited as built, on a copy: it is not changed).
+        *inputs: the arrays the model is called on, e.g. one ``(batch, features)`` batch;
+            the moments are taken over every sample and position, so a few dozen samples
+            are enough.
+        seed: a whole number, 0 to 2**32 - 1: the Linen init and the random response r of
+            the loss sum(y * r) whose gradient the backward pass carries.
+        max_memory_mb: the bound on XLA's estimate of the pass's memory; above it the
+            audit raises ``MemoryError`` before running anything.
+
+    Returns an :class:`~initcourse.audit.AuditReport`: ``layers`` (one record per
+    parametrized layer call), ``findings`` (``fan-in-mismatch``, ``vanishing``,
+    ``exploding``, ``residual-growth``, ``dead-relu``, ``saturated-tanh``, each with its
+    parameter path) and ``notes`` (``not-variance-preserving``: a kernel whose std does not
+    keep variance at its width, which is GPT-2's design under pre-LN and so only a note;
+    ``not-audited``: layers of a kind the audit does not know, listed, never guessed).
+    """
+    from initcourse.audit.findings import judge
+    from initcourse.audit.report import AuditReport
+
+    seed = _validate.seed(seed)
+    max_memory_mb = _validate.positive_real("max_memory_mb", max_memory_mb)
+    flavour = _flavour(model)
+    inputs = _inputs(inputs)
+    layers, blocks = audit_measurements(model, inputs, seed=seed, max_memory_mb=max_memory_mb)
+    findings, notes = judge(layers, blocks)
+    return AuditReport(type(model).__name__, flavour, seed, layers, blocks, findings, notes)
+
+
 def audit_measurements(model, inputs, *, seed: int, max_memory_mb: float):
     """Run the audit's forward and backward pass; ``(layers, blocks)`` as records."""
     flavour = _flavour(model)

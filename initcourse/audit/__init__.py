@@ -12,8 +12,23 @@ Linen or NNX, layer by layer, from one forward and one backward pass.
 
 from __future__ import annotations
 
+import sys
+import types
+
 from initcourse.audit.core import BlockRecord, LayerRecord, audit
 from initcourse.audit.findings import AuditFinding
 from initcourse.audit.report import AuditReport
 
 __all__ = ["AuditFinding", "AuditReport", "BlockRecord", "LayerRecord", "audit"]
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`audit`: ``initcourse.audit`` names both the room and
+    the function, and once ``import initcourse.audit`` has run the package attribute is
+    this module; calling it must still audit."""
+
+    def __call__(self, model, *inputs, **options):
+        return audit(model, *inputs, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule

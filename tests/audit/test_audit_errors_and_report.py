@@ -53,3 +53,11 @@ def test_report_renders_as_text_and_html():
     page = report._repr_html_()
     assert page.count("<tr") == 2 and "<code>fan-in-mismatch</code>" in page
     assert report.to_dict()["findings"][0]["path"] == "kernel"
+
+
+def test_the_room_is_callable_as_the_function():
+    """``initcourse.audit`` is the subpackage once imported: calling it still audits."""
+    import initcourse.audit as room
+
+    report = room(nn.Dense(4), jax.numpy.ones((8, 4)))
+    assert isinstance(report, AuditReport) and report.layers[0].kind == "Dense"

@@ -19,6 +19,8 @@ what the notebooks use, so that they import ``initcourse`` and a few namespaces 
 - :mod:`initcourse.exercises`: the checks (:func:`check`, :func:`check_initializer`,
   :func:`check_block`),
   :func:`hint` and :func:`show_solution`; :mod:`initcourse.solver` holds the answer keys;
+- :mod:`initcourse.audit`: :func:`audit`, the initialization of any Flax model (Linen or
+  NNX) checked layer by layer;
 - :mod:`initcourse.grading`: a class's notebooks graded in a sandbox (``initcourse grade``);
 - :mod:`initcourse.keys`: the keys Flax derives for each parameter; :mod:`initcourse.claims`:
   :func:`claim`, the check behind each lesson a notebook states; :mod:`initcourse.figures`.
@@ -102,6 +104,10 @@ _LAZY = {
     "predicted_residual": "initcourse.residual.stack",
     "ResidualStats": "initcourse.residual.stack",
     "gpt_at_init": "initcourse.residual.transformer",
+    "audit": "initcourse.audit",
+    "AuditReport": "initcourse.audit",
+    "AuditFinding": "initcourse.audit",
+    "LayerRecord": "initcourse.audit",
 }
 
 __all__ = [

@@ -4,7 +4,7 @@
   gradient per block (no norm, pre-LN, post-LN; scaled or zero-started branches), and
   :func:`predicted_residual`, the same in expectation; :func:`fixup_scale`;
 - :mod:`~initcourse.residual.norms`: :func:`norm_stats`, a normalized MLP at any kernel scale;
-- :mod:`~initcourse.residual.race`: :func:`race`, residual stacks trained on the digits;
+- :mod:`~initcourse.residual.digits_race`: :func:`race`, residual stacks trained on the digits;
 - :mod:`~initcourse.residual.transformer`: a small GPT (nanoGPT's layout) under GPT-2's and
   other schemes, :func:`gpt_at_init`, :func:`attention_entropy`, :func:`deepnorm_constants`.
 
@@ -23,9 +23,9 @@ _LAZY = {
     "residual_stats": "initcourse.residual.stack",
     "predicted_residual": "initcourse.residual.stack",
     "fixup_scale": "initcourse.residual.stack",
-    "SCHEMES": "initcourse.residual.race",
-    "race": "initcourse.residual.race",
-    "RaceResult": "initcourse.residual.race",
+    "SCHEMES": "initcourse.residual.digits_race",
+    "race": "initcourse.residual.digits_race",
+    "RaceResult": "initcourse.residual.digits_race",
     "GPT_SCHEMES": "initcourse.residual.transformer",
     "gpt_at_init": "initcourse.residual.transformer",
     "init_params": "initcourse.residual.transformer",

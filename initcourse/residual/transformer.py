@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
+from flax.linen import linear
 
 from initcourse import _validate
 
@@ -40,8 +41,9 @@ def initializers(scheme: str, n_layer: int) -> dict:
     ``c_proj`` kernels), ``embed``; biases are zero and LayerNorms (1, 0) in every scheme."""
     normal = nn.initializers.normal
     if scheme == "flax":
-        return {"kernel": nn.initializers.lecun_normal(), "proj": nn.initializers.lecun_normal(),
-                "embed": nn.initializers.variance_scaling(1.0, "fan_in", "normal", out_axis=0)}
+        # Flax's own defaults, read from Flax (not restated): what nn.Dense and nn.Embed draw.
+        return {"kernel": linear.default_kernel_init, "proj": linear.default_kernel_init,
+                "embed": linear.default_embed_init}
     proj = {"gpt2": normal(GPT2_STD / math.sqrt(2 * n_layer)), "gpt2-unscaled": normal(GPT2_STD),
             "zero-branch": nn.initializers.zeros}[scheme]
     return {"kernel": normal(GPT2_STD), "proj": proj, "embed": normal(GPT2_STD)}

@@ -164,7 +164,7 @@ def shape_error(seed, d_model, n_head, n_layer):
 
 @expect("not-solved")
 def starter(seed, d_model, n_head, n_layer):
-    raise NotImplementedError("fill in KERNEL_INIT and proj_init")
+    raise NotImplementedError("your code here: return GPT-2's initializer for c_attn and c_fc")
 
 
 @expect("timeout")

@@ -19,8 +19,8 @@ _MISTAKES = (
     Mistake("wrong-signature", f"`init_block` cannot be called as {_CALL}.",
             "Define it as `def init_block(seed, d_model, n_head, n_layer):`."),
     Mistake("not-solved", "Not solved yet: the starter still raises `NotImplementedError`.",
-            "Fill in `KERNEL_INIT` and `proj_init` in the starter cell, run it, then this one. "
-            "Stuck? `initcourse.hint(exercise=3)`."),
+            "Fill in `kernel_init`, `proj_init` and `init_block` in the starter cell, run it, "
+            "then this one. Stuck? `initcourse.hint(exercise=3)`."),
     Mistake("timeout", "A call of `init_block` did not finish in time.",
             "Look for a loop that never ends; `Block(...).init(key, x)` itself takes well "
             "under a second once JAX has compiled its operations."),
@@ -87,8 +87,12 @@ HINTS: tuple[tuple[str, str], ...] = (
      "the variance of one, divide each one's variance by `2 * n_layer`, its std by "
      "`sqrt(2 * n_layer)`. Flax's `nn.initializers.normal(stddev)` draws a normal of that std.",
      ""),
-    ("The two initializers; the rest of the starter stays as it is:",
-     "KERNEL_INIT = nn.initializers.normal(0.02)\n\n\n"
+    ("The two initializers and `init_block`; the rest of the starter stays as it is:",
+     "def kernel_init():\n"
+     "    return nn.initializers.normal(0.02)\n\n\n"
      "def proj_init(n_layer):\n"
-     "    return nn.initializers.normal(0.02 / math.sqrt(2 * n_layer))"),
+     "    return nn.initializers.normal(0.02 / math.sqrt(2 * n_layer))\n\n\n"
+     "def init_block(seed, d_model, n_head, n_layer):\n"
+     "    block = Block(n_head=int(n_head), n_layer=int(n_layer))\n"
+     "    return block.init(jax.random.PRNGKey(int(seed)), jnp.zeros((1, T, int(d_model))))"),
 )

@@ -2,8 +2,8 @@
 each parameter judged by its statistics against GPT-2's rule.
 
 A kernel's std is judged within ``STD_TOLERANCE`` standard errors of its estimate (the
-sample std of ``n`` normal draws has a relative standard error of ``1 / sqrt(2 n)``: 0.6% for
-the smallest kernel the hidden cases draw, 64 x 64), its shape by the kurtosis (3 for a
+sample std of ``n`` normal draws has a relative standard error of ``1 / sqrt(2 n)``: 1.1% for
+the smallest kernel the hidden cases draw, 64 x 64, a tolerance of 6.6%), its shape by the kurtosis (3 for a
 normal; 1.8 for a uniform, 2.36 for a normal cut at 2 std, both more than six standard
 errors away at 4,096 weights) and its mean.
 """

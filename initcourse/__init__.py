@@ -13,7 +13,8 @@ what the notebooks use, so that they import ``initcourse`` and a few namespaces 
 - :mod:`initcourse.training`: :func:`train` a deep MLP on handwritten digits, :func:`lsuv`,
   and the training figures;
 - :mod:`initcourse.explorers`: the widgets (:func:`fan_in_explorer`, :func:`depth_explorer`,
-  :func:`phase_explorer`, :func:`training_explorer`) and the classroom :class:`Demo`;
+  :func:`phase_explorer`, :func:`training_explorer`, :func:`residual_explorer`) and the
+  classroom :class:`Demo`;
 - :mod:`initcourse.residual`: residual stacks, normalization and a small GPT at init
   (:func:`residual_stats`, :func:`predicted_residual`, :func:`gpt_at_init`);
 - :mod:`initcourse.exercises`: the checks (:func:`check`, :func:`check_initializer`,
@@ -100,6 +101,8 @@ _LAZY = {
     "param_paths": "initcourse.keys",
     "same_params": "initcourse.keys",
     "phase_explorer": "initcourse.explorers.phase",
+    "ResidualExplorer": "initcourse.explorers.residual",
+    "residual_explorer": "initcourse.explorers.residual",
     "residual_stats": "initcourse.residual.stack",
     "predicted_residual": "initcourse.residual.stack",
     "ResidualStats": "initcourse.residual.stack",

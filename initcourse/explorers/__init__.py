@@ -6,6 +6,8 @@
   layers, and the regime (:func:`depth_explorer`);
 - :mod:`~initcourse.explorers.phase`: order, the edge of chaos and chaos (:func:`phase_explorer`);
 - :mod:`~initcourse.explorers.training`: initializers trained side by side (:func:`training_explorer`);
+- :mod:`~initcourse.explorers.residual`: a residual stack's stream and gradient, block by block,
+  with or without norms and scaled or zero-started branches (:func:`residual_explorer`);
 - :mod:`~initcourse.explorers.demo`: the classroom demo page;
 - :mod:`~initcourse.explorers.base`, :mod:`~initcourse.explorers.view`,
   :mod:`~initcourse.explorers.controls`: what they share (the :class:`Explorer` base class, the

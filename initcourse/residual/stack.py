@@ -13,6 +13,7 @@ expectation (wide layers, Gaussian pre-activations), computed by quadrature.
 from __future__ import annotations
 
 import functools
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -137,7 +138,8 @@ def memory_estimate(capacity: int, width: int, batch: int) -> int:
     return 4 * capacity * (2 * width * width + 10 * batch * width) + 4 * width * width
 
 
-def capacity(depth: int) -> int:
+def capacity_for(depth: int) -> int:
+    """The smallest of ``CAPACITIES`` that holds ``depth`` blocks."""
     return next(c for c in CAPACITIES if depth <= c)
 
 
@@ -185,8 +187,9 @@ def _kernels(resolved, seed: int, cap: int, width: int, depth: int):
 
 
 def check_arguments(initializer, activation, depth, width, norm, branch_scale, zero_init_last,
-                    seed, batch, stddev=None):
-    """The arguments of :func:`residual_stats`, checked; returns them resolved."""
+                    seed, batch, stddev=None, capacity=None):
+    """The arguments of :func:`residual_stats`, checked; returns them resolved, and the
+    capacity last."""
     resolved = resolve(initializer, stddev=stddev)
     activation = _validate.choice("activation", activation, ACTIVATIONS)
     depth = _validate.integral("depth", depth, minimum=1, maximum=MAX_DEPTH)
@@ -199,7 +202,8 @@ def check_arguments(initializer, activation, depth, width, norm, branch_scale, z
     if not isinstance(zero_init_last, (bool, np.bool_)):
         raise TypeError(f"zero_init_last must be True or False; received {zero_init_last!r}")
     seed = _validate.seed(seed)
-    cap = capacity(depth)
+    cap = capacity_for(depth) if capacity is None else _validate.integral(
+        "capacity", capacity, minimum=depth, maximum=MAX_DEPTH)
     if resolved.spec is not None and resolved.spec.family == "orthogonal":
         check_orthogonal_cost(width, width, 2 * cap, what=f"depth={depth}, width={width}")
     need = memory_estimate(cap, width, batch)
@@ -209,11 +213,13 @@ def check_arguments(initializer, activation, depth, width, norm, branch_scale, z
                          "limit (two kernels of width² floats per block, and the activations "
                          "the backward pass keeps): use fewer blocks, a narrower width or a "
                          "smaller batch")
-    return resolved, activation, depth, width, norm, branch_scale, bool(zero_init_last), seed, batch
+    return (resolved, activation, depth, width, norm, branch_scale, bool(zero_init_last), seed,
+            batch, cap)
 
 
 def residual_stats(initializer, *, depth, width, activation="relu", norm=None, branch_scale=1.0,
-                   zero_init_last=False, seed=0, batch=256, stddev=None) -> ResidualStats:
+                   zero_init_last=False, seed=0, batch=256, stddev=None,
+                   capacity=None) -> ResidualStats:
     """Measure a residual stack of ``depth`` blocks at initialization.
 
     Arguments:
@@ -230,15 +236,17 @@ def residual_stats(initializer, *, depth, width, activation="relu", norm=None, b
         seed: draws the kernels, the input batch and the cotangent ``r``.
         batch: rows of the unit-normal input, 2 to 4096.
         stddev: for ``initializer="normal"`` only.
+        capacity: the blocks the compiled program holds, ``depth`` to 500; by default the
+            smallest of ``CAPACITIES`` that holds ``depth``. An explorer passes its deepest
+            depth, so that every depth it shows shares one program.
 
     Every depth up to a capacity (16, 64, 256, 500 blocks) at one ``(width, batch)`` shares
     one compilation; a registry initializer's draws are kept between calls, so changing the
     depth, norm, scale or activation redraws nothing.
     """
     (resolved, activation, depth, width, norm, branch_scale, zero_init_last, seed,
-     batch) = check_arguments(initializer, activation, depth, width, norm, branch_scale,
-                              zero_init_last, seed, batch, stddev)
-    cap = capacity(depth)
+     batch, cap) = check_arguments(initializer, activation, depth, width, norm, branch_scale,
+                                   zero_init_last, seed, batch, stddev, capacity)
     w1, w2, m1, m2 = _kernels(resolved, seed, cap, width, depth)
     last_scale = 0.0 if zero_init_last else branch_scale
     key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
@@ -289,12 +297,29 @@ def _zero_grads(w1, key, act, norm, m1, *, batch):
     return jax.vmap(one)(w1)
 
 
+#: Past this pre-activation variance the quadrature's range ends; the moments are carried on
+#: by the activation's large-variance behaviour.
+_V_CAP = 1e28
+
+
 def _mean_square(activation: str, gain: float, q: float) -> tuple[float, float]:
-    """``(E[phi(z)^2], E[phi'(z)^2])`` for ``z ~ N(0, gain * q)``."""
+    """``(E[phi(z)^2], E[phi'(z)^2])`` for ``z ~ N(0, gain * q)``.
+
+    Above ``_V_CAP`` (an exploding stack) they follow the activation's asymptotics: linear,
+    ReLU and GELU are (or become) homogeneous, so ``E[phi^2]`` grows like the variance and
+    ``E[phi'^2]`` is constant; tanh and sigmoid saturate, ``E[phi^2]`` is constant and
+    ``E[phi'^2]`` falls like one over the std (only ``|z| < 1`` has a slope)."""
     act = FUNCTIONS[activation]
-    q = max(gain * q, 0.0)
-    return (gaussian_expectation(lambda z: act.numpy(z) ** 2, q),
-            gaussian_expectation(lambda z: act.slope(z) ** 2, q))
+    v = max(gain * q, 0.0)
+    at = min(v, _V_CAP)
+    ms = gaussian_expectation(lambda z: act.numpy(z) ** 2, at)
+    slope = gaussian_expectation(lambda z: act.slope(z) ** 2, at)
+    if v > _V_CAP:
+        if activation in ("linear", "relu", "gelu"):
+            ms *= v / _V_CAP
+        else:
+            slope *= math.sqrt(_V_CAP / v)
+    return ms, slope
 
 
 def predicted_residual(initializer, *, depth, width, activation="relu", norm=None,
@@ -317,7 +342,7 @@ def predicted_residual(initializer, *, depth, width, activation="relu", norm=Non
 
     LayerNorm's removal of the mean (one of ``width`` directions) is neglected.
     """
-    (resolved, activation, depth, width, norm, branch_scale, zero_init_last, _, _) = \
+    (resolved, activation, depth, width, norm, branch_scale, zero_init_last, _, _, _) = \
         check_arguments(initializer, activation, depth, width, norm, branch_scale,
                         zero_init_last, 0, 2, stddev)
     if resolved.spec is None:

@@ -40,10 +40,11 @@ UPDATE_TIMEOUT = 30_000  # ms for one explorer update
 EXPLORERS = sorted(name for name in initcourse.__all__ if name.endswith("_explorer"))
 # The slider a demo moves first, by explorer; an explorer not listed: its first slider.
 MAIN_SLIDER = {"fan_in_explorer": "fan_in", "depth_explorer": "depth",
-               "phase_explorer": "sigma_w2", "training_explorer": "steps"}
+               "phase_explorer": "sigma_w2", "training_explorer": "steps",
+               "residual_explorer": "depth"}
 # What the readout says for the main slider's value, where the test knows it.
 READOUT_OF = {"fan_in_explorer": "1/√{}", "depth_explorer": "layer {} / layer 1",
-              "training_explorer": "press Train ({} steps)"}
+              "training_explorer": "press Train ({} steps)", "residual_explorer": "over {} blocks"}
 DEMO_TITLE = "Weight initialization, live"
 
 

@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 import initcourse
 from initcourse.explorers.depth import MAX_DEPTH
+from initcourse.explorers.residual import ResidualExplorer
 from initcourse.propagation.regimes import classify_regime, combined_regime
 
 from .conftest import ARTIFACTS
@@ -26,12 +27,15 @@ UPDATE_TIMEOUT = 30_000  # ms for the kernel to recompute an explorer after a co
 
 FAN_IN = ".initcourse-fan-in-explorer"
 DEPTH = ".initcourse-depth-explorer"
+RESIDUAL = ".initcourse-residual-explorer"
 
 CELLS = [
     "import initcourse",
     'initcourse.fan_in_explorer(fan_in=64, fan_out=64, initializer="lecun_normal", seed=0)',
     'initcourse.depth_explorer(activation="relu", initializer="lecun_normal", depth=50,'
     " width=256, seed=0)",
+    'initcourse.residual_explorer(initializer="he_normal", activation="relu", depth=32,'
+    ' norm="none", scale="1", branch_end="drawn", seed=0)',
 ]
 
 
@@ -216,3 +220,51 @@ def test_depth_explorer(explorers):
     figure_changed(page, DEPTH, name, drawn)
 
     settled_screenshot(page, DEPTH, name, ARTIFACTS / "depth_explorer.png")
+
+
+def residual_regime(**values) -> str:
+    """The regime the residual explorer computes for ``values``, computed here."""
+    probe = ResidualExplorer(canvas="image", **values)
+    try:
+        return probe.regime
+    finally:
+        probe.close()
+
+
+def test_residual_explorer(explorers):
+    box = explorers.page.locator(RESIDUAL)
+    readout = box.locator(".initcourse-readout")
+    depth = control(box, "slider", "depth")
+    values = {"initializer": "he_normal", "activation": "relu", "depth": 32, "norm": "none",
+              "scale": "1", "branch_end": "drawn", "seed": 0}
+
+    def shows(**changes) -> str:
+        values.update(changes)
+        regime = residual_regime(**values)
+        expect(readout).to_have_text(re.compile(rf"^\s*{regime} ·"), timeout=UPDATE_TIMEOUT)
+        expect(readout).to_contain_text(f"over {values['depth']} blocks")
+        return regime
+
+    page, name = explorers.page, "residual explorer"
+    # He's rule triples the stream's variance per block without a norm.
+    assert shows() == "exploding"
+    drawn = figure(page, RESIDUAL, name)
+
+    deep = press(depth, "End")
+    assert deep == MAX_DEPTH
+    assert shows(depth=deep) == "exploding"
+    drawn = figure_changed(page, RESIDUAL, name, drawn)
+
+    # Post-LN renormalizes the stream after every block.
+    control(box, "dropdown", "norm").locator("select").select_option("post-LN")
+    assert shows(norm="post-LN") == "stable"
+    drawn = figure_changed(page, RESIDUAL, name, drawn)
+
+    # Back to no norm, with the branch's last kernel at zero: every block is the identity.
+    control(box, "dropdown", "norm").locator("select").select_option("none")
+    control(box, "dropdown", "branch's last kernel").locator("select").select_option("zero")
+    assert shows(norm="none", branch_end="zero") == "stable"
+    expect(readout).to_contain_text("stream std ×1 over")
+    figure_changed(page, RESIDUAL, name, drawn)
+
+    settled_screenshot(page, RESIDUAL, name, ARTIFACTS / "residual_explorer.png")

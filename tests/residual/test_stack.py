@@ -38,7 +38,7 @@ def test_matches_a_flax_stack_with_the_same_kernels(norm):
     got = residual_stats("he_normal", depth=depth, width=WIDTH, norm=norm, branch_scale=scale,
                          seed=seed, batch=BATCH)
     resolved = stack_module.resolve("he_normal")
-    w1, w2, m1, m2 = stack_module._kernels(resolved, seed, stack_module.capacity(depth), WIDTH, depth)
+    w1, w2, m1, m2 = stack_module._kernels(resolved, seed, stack_module.capacity_for(depth), WIDTH, depth)
     params = {}
     for layer in range(depth):
         params[f"w1_{layer}"] = {"kernel": w1[layer] * m1}

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DEFAULT = ("foundation", "explorers", "phase", "training")
+DEFAULT = ("foundation", "explorers", "phase", "training", "residual", "audit")
 RESULTS = HERE / "RESULTS.md"
 #: Each summary figure's goal: (script, figure) -> (at most, or exactly, the bound).
 GOALS = {
@@ -35,6 +35,10 @@ GOALS = {
     ("training", "step_ratio"): ("<=", 1.15),
     ("training", "explorer_overhead_ratio"): ("<=", 1.3),
     ("training", "compiles_after_warmup"): ("==", 0),
+    ("residual", "explorer_p50_ms"): ("<=", 50),
+    ("residual", "compiles_after_warmup"): ("==", 0),
+    ("audit", "transformer_ratio"): ("<=", 4),
+    ("audit", "conv_ratio"): ("<=", 4),
 }
 
 

@@ -145,7 +145,8 @@ class ResidualExplorer(Explorer):
     def draw(self, state: ResidualState):
         stats, theory = state.stats, state.theory
         blocks = np.arange(stats.depth + 1)
-        grad = stats.grad_std / stats.grad_std[-1] if stats.grad_std[-1] > 0 else stats.grad_std
+        with np.errstate(invalid="ignore", divide="ignore"):  # an overflowed stack: inf / inf
+            grad = stats.grad_std / stats.grad_std[-1] if stats.grad_std[-1] > 0 else stats.grad_std
         self._forward.set_data(blocks, stats.stream_std)
         self._backward.set_data(blocks, grad)
         self._forward_theory.set_data(blocks, theory["stream_std"])
@@ -164,7 +165,8 @@ class ResidualExplorer(Explorer):
     def describe(self, state: ResidualState) -> str:
         s = state.stats
         end = "last kernels at zero" if state.zero_end else "last kernels drawn"
-        grad = s.grad_std[0] / s.grad_std[-1] if s.grad_std[-1] > 0 else float("nan")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            grad = s.grad_std[0] / s.grad_std[-1] if s.grad_std[-1] > 0 else float("nan")
         return (f"{state.regime} · stream std ×{travel_ratio(s.stream_std):.3g} over {s.depth} "
                 f"blocks · gradient at the input ÷ at the output {grad:.3g} · branch scale "
                 f"{state.scale:.3g}, {end}")

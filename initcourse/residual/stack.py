@@ -85,15 +85,27 @@ def _layer_norm(x):
     return (x - mean) * jax.lax.rsqrt(var + LN_EPSILON)
 
 
-_ACTS = [f.jax for f in FUNCTIONS.values()]
+# Each activation with its slope, for lax.switch on the activation's index.
+_BRANCHES = [functools.partial(lambda fn, z: jax.jvp(fn, (z,), (jnp.ones_like(z),)), a.jax)
+             for a in FUNCTIONS.values()]
+
+
+def _activation(act, z):
+    """``phi(z)`` for the activation of index ``act`` (traced), with ``phi'(z)`` as its
+    derivative. The switch runs forward only: differentiating through it made the whole
+    program three times slower (XLA keeps every branch's residuals)."""
+    value, slope = jax.lax.switch(act, _BRANCHES, jax.lax.stop_gradient(z))
+    sg = jax.lax.stop_gradient
+    return sg(value) + sg(slope) * (z - sg(z))
 
 
 @functools.partial(jax.jit, static_argnames=("batch",))
 def _run(w1, w2, key, act, depth, norm, m1, m2, *, batch):
     """Forward and backward through the first ``depth`` of the stacked kernels
     ``w1, w2: (capacity, width, width)`` (unit draws, scaled here by ``m1``, ``m2``: the
-    branch scale and a zero init are in ``m2``). Blocks past ``depth`` are skipped by a
-    ``cond``, so every depth up to the capacity shares this program."""
+    branch scale and a zero init are in ``m2``). Blocks past ``depth`` are computed and
+    dropped (a ``where``, not a ``cond``: a conditional in the loop cost more than the
+    blocks it skipped), so every depth up to the capacity shares this program."""
     capacity, width, _ = w1.shape
     k_x, k_r = jax.random.split(key)
     x0 = jax.random.normal(k_x, (batch, width), jnp.float32)
@@ -101,21 +113,16 @@ def _run(w1, w2, key, act, depth, norm, m1, m2, *, batch):
 
     def branch(x, a, b):
         u = jax.lax.select(norm == 1, _layer_norm(x), x)
-        h = jax.lax.switch(act, _ACTS, (u @ a) * m1)
-        return (h @ b) * m2
+        return (_activation(act, (u @ a) * m1) @ b) * m2
 
     def loss(w2s, bumps):
         def block(x, inputs):
             layer, a, b, bump = inputs
             x = x + bump
-
-            def active(x):
-                f = branch(x, a, b)
-                y = x + f
-                return jax.lax.select(norm == 2, _layer_norm(y), y), _std(f)
-
-            y, f_std = jax.lax.cond(layer < depth, active, lambda x: (x, jnp.float32(jnp.nan)), x)
-            return y, (_std(x), f_std)
+            f = branch(x, a, b)
+            y = jax.lax.select(norm == 2, _layer_norm(x + f), x + f)
+            live = layer < depth
+            return jnp.where(live, y, x), (_std(x), jnp.where(live, _std(f), jnp.nan))
 
         out, (stds, f_stds) = jax.lax.scan(block, x0, (jnp.arange(capacity), w1, w2s, bumps[:-1]))
         out = out + bumps[-1]
@@ -241,8 +248,9 @@ def residual_stats(initializer, *, depth, width, activation="relu", norm=None, b
             depth, so that every depth it shows shares one program.
 
     Every depth up to a capacity (16, 64, 256, 500 blocks) at one ``(width, batch)`` shares
-    one compilation; a registry initializer's draws are kept between calls, so changing the
-    depth, norm, scale or activation redraws nothing.
+    one compilation (and costs what the capacity's blocks cost); a registry initializer's
+    draws are kept between calls, so changing the depth, norm, scale or activation redraws
+    nothing.
     """
     (resolved, activation, depth, width, norm, branch_scale, zero_init_last, seed,
      batch, cap) = check_arguments(initializer, activation, depth, width, norm, branch_scale,
@@ -291,7 +299,7 @@ def _zero_grads(w1, key, act, norm, m1, *, batch):
     g = jax.lax.select(norm == 0, r, jax.vjp(_layer_norm, x)[1](r)[0])
 
     def one(a):
-        h = jax.lax.switch(act, _ACTS, (u @ a) * m1)
+        h = _activation(act, (u @ a) * m1)
         return _std(h.T @ g)
 
     return jax.vmap(one)(w1)

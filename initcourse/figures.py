@@ -136,18 +136,90 @@ def layer_samples(
 
 # -- figures -------------------------------------------------------------------------------
 
-def show(fig, *, dpi=None) -> None:
+def _g(value: float) -> str:
+    return f"{value:.3g}" if np.isfinite(value) else ("overflow" if value > 0 else str(value))
+
+
+def _line_text(line, xname: str) -> str | None:
+    """One line of a plot in words: its label, where it starts and ends, its range."""
+    x = np.asarray(line.get_xdata(orig=False), dtype=np.float64).ravel()
+    y = np.asarray(line.get_ydata(orig=False), dtype=np.float64).ravel()
+    if y.size == 0 or not line.get_visible():
+        return None
+    label = line.get_label()
+    styles = {"--": "a dashed line", ":": "a dotted line", "-.": "a dash-dotted line"}
+    name = styles.get(line.get_linestyle(), "a line") if label.startswith("_") else label
+    if x.size == 2 and x[0] == 0 and x[1] == 1 and y[0] == y[1] and line.get_transform() != \
+            line.axes.transData:
+        return f"{name}: a reference line at {_g(y[0])}"
+    if y.size == 1:
+        return f"{name}: one point, {_g(y[0])} at {xname} = {_g(x[0])}"
+    finite = y[np.isfinite(y)]
+    text = (f"{name}: from {_g(y[0])} at {xname} = {_g(x[0])} to {_g(y[-1])} at "
+            f"{xname} = {_g(x[-1])}")
+    if finite.size and (finite.min() < min(y[0], y[-1]) or finite.max() > max(y[0], y[-1])):
+        text += f" (between {_g(finite.min())} and {_g(finite.max())})"
+    return text
+
+
+def alt_text(fig, limit: int = 1500) -> str:
+    """A text alternative of ``fig``, read from the artists it draws: each panel's title and
+    axes (log scales named), each line's label with where it starts and ends and its range,
+    histograms, colour maps and the figure's texts. It is computed from the figure's own
+    data, so it says what the figure shows and stays true when the figure is redrawn.
+    """
+    parts = []
+    title = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
+    if title:
+        parts.append(f"{title}.")
+    for ax in fig.axes:
+        if not ax.get_visible() or not ax.has_data():
+            continue
+        xname = ax.get_xlabel().split(" (")[0] or "x"
+        ylabel = ax.get_ylabel().replace("\n", " ") or "value"
+        log = ax.get_yscale() == "log" and "log" not in ylabel
+        axis = f"{ylabel}{' (log scale)' if log else ''}"
+        head = f"{ax.get_title() + ': ' if ax.get_title() else ''}{axis} against {xname}"
+        items = [t for t in (_line_text(line, xname) for line in ax.get_lines()) if t]
+        hist = [p.get_label() for p in ax.patches if not p.get_label().startswith("_")]
+        if hist:
+            items.append(f"histograms of {', '.join(hist)}")
+        for mesh in ax.collections:
+            values = np.asarray(mesh.get_array() if mesh.get_array() is not None else [], float)
+            values = values[np.isfinite(values)] if values.size else values
+            if values.size > 1:
+                items.append(f"a colour map from {_g(values.min())} to {_g(values.max())}")
+            elif len(mesh.get_offsets()) and not mesh.get_label().startswith("_"):
+                items.append(f"{mesh.get_label()}: {len(mesh.get_offsets())} points")
+        items += [t.get_text() for t in ax.texts if t.get_visible() and t.get_text().strip()]
+        parts.append(f"{head}; " + "; ".join(items) + ".")
+    parts += [t.get_text() for t in fig.texts if t.get_visible() and t.get_text().strip()]
+    text = " ".join(parts).replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def show(fig, *, alt=None, dpi=None) -> None:
     """Display ``fig`` in the notebook as a PNG image alone (``plt.show()`` also stores
-    the text ``<Figure size ...>``), at ``dpi`` (the figure's own by default); close it."""
+    the text ``<Figure size ...>``), at ``dpi`` (the figure's own by default); close it.
+
+    The image carries a text alternative in its output metadata (``image/png`` ``alt``, which
+    nbconvert and Jupyter Book read): ``alt``, a sentence of what the figure shows, followed
+    by :func:`alt_text` of the figure's data.
+    """
     from IPython.display import display
 
     if not hasattr(fig, "savefig"):
         raise TypeError(f"fig must be a matplotlib Figure; received {fig!r}")
+    if alt is not None and not isinstance(alt, str):
+        raise TypeError(f"alt must be a sentence (str) or None; received {alt!r}")
+    text = alt_text(fig)
+    text = f"{alt.strip()} {text}" if alt else text
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi if dpi is not None else fig.dpi,
                 bbox_inches="tight", facecolor="white")
     plt.close(fig)
-    display({"image/png": base64.b64encode(buffer.getvalue()).decode("ascii")}, raw=True)
+    display({"image/png": base64.b64encode(buffer.getvalue()).decode("ascii")}, raw=True,
+            metadata={"image/png": {"alt": text}})
 
 
 def _arrays(name: str, mapping, ndim: int | None) -> dict[str, np.ndarray]:

@@ -204,7 +204,8 @@ def test_show_displays_the_png_alone_and_closes_the_figure(monkeypatch):
     import IPython.display
 
     shown = []
-    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append((obj, raw)))
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda obj, raw=False, metadata=None: shown.append((obj, raw)))
     fig = figures.std_by_layer({"a": np.ones(3)})
     figures.show(fig)
     ((bundle, raw),) = shown
@@ -216,3 +217,40 @@ def test_show_displays_the_png_alone_and_closes_the_figure(monkeypatch):
 def test_show_rejects_a_non_figure():
     with pytest.raises(TypeError, match="fig"):
         figures.show("not a figure")
+
+
+def test_alt_text_reads_the_figures_own_data():
+    import matplotlib.pyplot as plt
+
+    from initcourse.figures import alt_text
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3], [0.5, 0.04, 0.003], label="lecun_normal")
+    ax.plot([1, 2, 3], [1.0, 1.2, 0.9], linestyle="--")
+    ax.axhline(2.3, label="ln 10")
+    ax.set(yscale="log", xlabel="layer l (1 = nearest the input)", ylabel="std of h_l",
+           title="forward")
+    text = alt_text(fig)
+    plt.close(fig)
+    assert text.startswith("forward: std of h_l (log scale) against layer l;")
+    assert "lecun_normal: from 0.5 at layer l = 1 to 0.003 at layer l = 3" in text
+    assert "a dashed line: from 1 at layer l = 1 to 0.9 at layer l = 3 (between 0.9 and 1.2)" in text
+    assert "ln 10: a reference line at 2.3" in text
+
+
+def test_show_stores_the_alt_text_in_the_outputs_metadata(monkeypatch):
+    import matplotlib.pyplot as plt
+    from IPython import display as ipd
+
+    from initcourse import figures
+
+    shown = []
+    monkeypatch.setattr(ipd, "display", lambda *a, **k: shown.append((a, k)))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [3, 4], label="a")
+    figures.show(fig, alt="Two points.")
+    (args, kwargs), = shown
+    alt = kwargs["metadata"]["image/png"]["alt"]
+    assert alt == "Two points. value against x; a: from 3 at x = 0 to 4 at x = 1."
+    with pytest.raises(TypeError, match="alt must be a sentence"):
+        figures.show(plt.figure(), alt=3)

@@ -82,6 +82,21 @@ def test_size_and_clean_metadata(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_stored_figure_has_a_text_alternative(path):
+    """Each stored image carries alt text in its output metadata (what nbconvert and Jupyter
+    Book read), made from the figure's data: numbers, not just a title."""
+    for index, cell in enumerate(_code_cells(path), start=1):
+        for output in cell.outputs:
+            if "image/png" not in output.get("data", {}):
+                continue
+            alt = output.get("metadata", {}).get("image/png", {}).get("alt", "")
+            assert len(alt) >= 40 and re.search(r"\d", alt), (
+                f"{path.name} cell [{index}]: a figure without a text alternative (alt {alt!r}): "
+                "show it with initcourse.figures.show, or end the cell with the explorer"
+            )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_ignored_outputs_say_why(path):
     for index, cell in enumerate(_code_cells(path), start=1):
         for line in cell.source.splitlines():

@@ -37,7 +37,7 @@ from collections import OrderedDict
 import ipywidgets as widgets
 
 from initcourse.explorers.view import FigureView
-from initcourse.figures import style
+from initcourse.figures import alt_text, style
 from initcourse.memory import release_after_collection, release_memory, releasing
 
 __all__ = ["MAX_DEPTH", "SPANS", "Explorer", "kept", "layer_span"]
@@ -230,9 +230,10 @@ class Explorer:
             scene = self.draw(state)
         self.view.refresh(scene)
         self._readout = self.describe(state)
+        # role="status": a screen reader announces each new readout, the figure's live text.
         self._readout_widget.value = (
-            f'<div style="font-size: {self.readout_size}; font-family: monospace; '
-            f'padding: 4px 0">{html.escape(self._readout)}</div>'
+            f'<div role="status" aria-live="polite" style="font-size: {self.readout_size}; '
+            f'font-family: monospace; padding: 4px 0">{html.escape(self._readout)}</div>'
         )
 
     def __repr__(self) -> str:
@@ -248,4 +249,5 @@ class Explorer:
         # opened before its cells run, a static viewer): the front end prefers the widget.
         data["image/png"] = base64.b64encode(self.view.png()).decode("ascii")
         data["text/plain"] = repr(self)
-        return data
+        # Its text alternative: the figure's data in words, then the readout.
+        return data, {"image/png": {"alt": f"{alt_text(self.figure)} Readout: {self._readout}"}}

@@ -199,12 +199,16 @@ def test_updates_reuse_the_figure(fan):
 
 def test_display_is_deterministic_and_finds_its_css_classes():
     ex = FanInExplorer(fan_in=64, fan_out=64, initializer="lecun_normal", seed=0)
-    text = ex._repr_mimebundle_()["text/plain"]
+    data, metadata = ex._repr_mimebundle_()
+    text = data["text/plain"]
+    # The still picture's text alternative: the figure's data, then the readout.
+    assert metadata["image/png"]["alt"].endswith(f"Readout: {ex.readout}")
+    assert "std measured" in metadata["image/png"]["alt"]
     assert text.startswith(
         "FanInExplorer(fan_in=64, fan_out=64, initializer='lecun_normal', seed=0): "
         "std measured "
     )
-    assert text == FanInExplorer()._repr_mimebundle_()["text/plain"]
+    assert text == FanInExplorer()._repr_mimebundle_()[0]["text/plain"]
     assert not re.search(r"0x[0-9a-f]{6,}", text)
     assert "initcourse-fan-in-explorer" in ex.widget._dom_classes
     readouts = [w for w in ex.widget.children if "initcourse-readout" in w._dom_classes]
@@ -221,7 +225,7 @@ def test_relu_he_depth_50_is_stable():
     assert ex.regime == "stable" and ex.readout.startswith("stable")
     ratio = ex.stats.forward_std[-1] / ex.stats.forward_std[0]
     assert f"layer 50 / layer 1 = {ratio:.3g}" in ex.readout
-    assert "DepthExplorer(activation='relu'" in ex._repr_mimebundle_()["text/plain"]
+    assert "DepthExplorer(activation='relu'" in ex._repr_mimebundle_()[0]["text/plain"]
     assert "initcourse-depth-explorer" in ex.widget._dom_classes
 
 

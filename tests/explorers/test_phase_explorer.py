@@ -109,7 +109,8 @@ def test_phase_state_is_the_pure_computation():
 
 def test_repr_and_still_picture(explorer):
     explorer.set(activation="tanh", sigma_w2=1.0, sigma_b2=0.05, depth=30, seed=0)
-    bundle = explorer._repr_mimebundle_()
+    bundle, metadata = explorer._repr_mimebundle_()
+    assert "phases of tanh" in metadata["image/png"]["alt"]
     assert bundle["text/plain"].startswith(
         "PhaseExplorer(activation='tanh', sigma_w2=1.0, sigma_b2=0.05, depth=30, seed=0): ordered")
     assert bundle["image/png"]

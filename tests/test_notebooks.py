@@ -81,6 +81,15 @@ def test_size_and_clean_metadata(path):
             )
 
 
+@pytest.mark.parametrize("path", SEQUENCE, ids=lambda p: p.name)
+def test_numbered_sections_run_without_gaps(path):
+    """``## 1.``, ``## 2.``, ...: a section whose heading went missing (its derivation with it)
+    shows as a gap; the objectives and the summary promise every section."""
+    numbers = [int(n) for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"
+               for n in re.findall(r"^## (\d+)\.", c.source, flags=re.MULTILINE)]
+    assert numbers == list(range(1, len(numbers) + 1)), f"{path.name}: sections {numbers}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_stored_figure_has_a_text_alternative(path):
     """Each stored image carries alt text in its output metadata (what nbconvert and Jupyter

@@ -16,9 +16,10 @@ from flax import nnx
 
 from initcourse import _validate
 from initcourse.audit import linen as linen_adapter
+from initcourse.audit import moments
 from initcourse.audit import nnx as nnx_adapter
 from initcourse.audit.fan_in import Structure, implied_fan_in, structural_fan_in
-from initcourse.audit.record import UNKNOWN, AuditBug, join
+from initcourse.audit.record import UNKNOWN, AuditBug, join, probe_length
 
 
 @dataclass(frozen=True)
@@ -169,46 +170,48 @@ def audit(model, *inputs, seed=0, max_memory_mb=2048):
 
 
 def audit_measurements(model, inputs, *, seed: int, max_memory_mb: float):
-    """Run the audit's forward and backward pass; ``(layers, blocks)`` as records."""
+    """Run the audit's forward and backward pass; ``(layers, blocks)`` as records.
+
+    One jitted program holds the pass and returns the layers' tensors; the Linen init runs
+    eagerly before it and the statistics are taken on the host after it
+    (:mod:`~initcourse.audit.moments`), both far cheaper than compiling them."""
     flavour = _flavour(model)
     key = jax.random.key(seed)
     response_key = jax.random.fold_in(key, 3)
-    if flavour == "linen":
-        run, holder = linen_adapter.audit_function(model)
+    try:
+        if flavour == "linen":
+            run, holder = linen_adapter.audit_function(model)
+            variables, calls = linen_adapter.initialize(model, key, inputs)
 
-        def arguments(probes):
-            return (key, probes, response_key, *inputs)
-    else:
-        run, holder, params, rest = nnx_adapter.audit_function(model)
+            def arguments(probes):
+                return (variables, key, probes, response_key, *inputs)
+        else:
+            run, holder, params, rest, calls = nnx_adapter.audit_function(model)
 
-        def arguments(probes):
-            return (params, rest, probes, response_key, *inputs)
+            def arguments(probes):
+                return (params, rest, probes, response_key, *inputs)
 
-    n_probes = 64
-    while True:  # the probe vector must have one entry per tapped layer output
-        probes = jnp.zeros((n_probes,), jnp.float32)
-        try:
+        n_probes = probe_length(calls)
+        while True:  # the probe vector needs one entry per tapped layer output
+            probes = jnp.zeros((n_probes,), jnp.float32)
             lowered = jax.jit(run).lower(*arguments(probes))
-        except AuditBug as bug:
-            raise bug.__cause__ from None
-        except Exception as exc:
-            raise ValueError(f"inputs: {type(model).__name__}'s forward pass failed on "
-                             f"inputs {_described(inputs)}: {type(exc).__name__}: {exc}") from exc
-        needed = holder["recorder"].needed_probes()
-        if needed <= n_probes:
-            break
-        n_probes = needed
+            needed = holder["recorder"].needed_probes()
+            if needed <= n_probes:
+                break
+            n_probes = needed
+    except AuditBug as bug:
+        raise bug.__cause__ from None
+    except Exception as exc:
+        raise ValueError(f"inputs: {type(model).__name__}'s forward pass failed on "
+                         f"inputs {_described(inputs)}: {type(exc).__name__}: {exc}") from exc
     compiled = lowered.compile()
     _check_memory(compiled, model, inputs, max_memory_mb)
-    stats, kernel_grads, probe_grads = jax.device_get(compiled(*arguments(probes)))
+    arrays, kernel_grads, probe_grads = jax.device_get(compiled(*arguments(probes)))
     recorder = holder["recorder"]
-    layer_stats, block_stats = stats
-    layers = tuple(_layer_record(s, layer_stats[s.call], kernel_grads.get(s.call),
-                                 probe_grads, flavour) for s in recorder.layers)
+    layers = tuple(_layer_record(s, moments.layer(s, arrays), kernel_grads.get(s.call),
+                                 probe_grads) for s in recorder.layers)
     blocks = tuple(BlockRecord(s.path, s.kind, s.call, s.input_shape,
-                               *(float(block_stats[s.call][k]) for k in
-                                 ("input_std", "output_std", "skip", "branch_ratio")))
-                   for s in recorder.blocks)
+                               *moments.block(s, arrays)) for s in recorder.blocks)
     return layers, blocks
 
 
@@ -230,7 +233,7 @@ def _number(stats: dict, name: str) -> float | None:
     return None if value is None else float(value)
 
 
-def _layer_record(seen, stats, kernel_grad, probe_grads, flavour) -> LayerRecord:
+def _layer_record(seen, stats, kernel_grad, probe_grads) -> LayerRecord:
     structure = seen.structure
     implied = implied_fan_in(structure) if structure else None
     structural = structural_fan_in(structure) if structure else None
@@ -249,7 +252,7 @@ def _layer_record(seen, stats, kernel_grad, probe_grads, flavour) -> LayerRecord
         kernel_shape=structure.kernel_shape if structure else None,
         input_second_moment=x2, output_std=_number(stats, "output_std"),
         kernel_std=_number(stats, "kernel_std"), kernel_second_moment=w2,
-        grad_std=None if kernel_grad is None else float(kernel_grad),
+        grad_std=None if kernel_grad is None else moments.std(kernel_grad),
         output_grad_std=out_grad, fan_in_implied=implied, fan_in_structural=structural,
         fan_in_measured=measured, dead_fraction=_number(stats, "dead_fraction"),
         saturated_fraction=_number(stats, "saturated_fraction"),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 from initcourse.audit.fan_in import Structure
 from initcourse.audit.record import (
@@ -94,21 +93,36 @@ def _observe(recorder, module, args, kwargs, y):
         return y
     kernel = params.get("embedding") if category == EMBED else params.get("kernel")
     return recorder.layer(path, kind, category, x, y, kernel=kernel,
-                          bias=params.get("bias"), scale=params.get("scale"),
-                          structure=structure,
+                          bias=params.get("bias"), structure=structure,
                           kernel_name="embedding" if category == EMBED else "kernel")
 
 
-def audit_function(model: nn.Module):
-    """``(run, holder)``: ``run(key, probes, response_key, *inputs)`` initializes ``model``
-    with ``key`` (the same parameters as ``model.init(key, *inputs)``), then runs one
-    forward and backward pass under interception and returns the traced measurements;
-    ``holder["recorder"]`` is the last trace's recorder."""
-    holder = {}
+def initialize(model: nn.Module, key, inputs) -> tuple[dict, int]:
+    """``(variables, calls)``: ``model.init`` run eagerly with ``key`` (params) and a key
+    folded from it (dropout), and how many module calls it made (at least the layers the
+    audit's pass taps, so the probe vector is sized once). Eagerly, because XLA compiles
+    an init (its forward pass and a random draw per parameter) far slower than it runs."""
+    calls = [0]
 
-    def run(key, probes, response_key, *inputs):
+    def count(next_fun, args, kwargs, context):
+        calls[0] += context.method_name == "__call__"
+        return next_fun(*args, **kwargs)
+
+    with nn.intercept_methods(count):
         variables = model.init({"params": key, "dropout": jax.random.fold_in(key, 1)},
                                *inputs)
+    return variables, calls[0]
+
+
+def audit_function(model: nn.Module):
+    """``(run, holder)``: ``run(variables, key, probes, response_key, *inputs)`` runs one
+    forward and backward pass of ``model`` with ``variables`` (from :func:`initialize`)
+    under interception; it returns the kept tensors (``Recorder.arrays``), the kernels'
+    gradients by call and the probes' gradients. ``holder["recorder"]`` is the last
+    trace's recorder."""
+    holder = {}
+
+    def run(variables, key, probes, response_key, *inputs):
         params = variables["params"]
         others = {k: v for k, v in variables.items() if k != "params"}
         recorder = Recorder(inputs, probes)
@@ -122,15 +136,15 @@ def audit_function(model: nn.Module):
                                      mutable=list(others))
             return response(out, response_key), collect(recorder)
 
-        (_, stats), (grads, probe_grads) = jax.value_and_grad(
+        (_, arrays), (grads, probe_grads) = jax.value_and_grad(
             loss, argnums=(0, 1), has_aux=True)(params, probes)
         kernel_grads = {}
         for seen in recorder.layers:
             if seen.kernel_name:
                 leaf = _lookup(grads, seen.path.split("/") + [seen.kernel_name])
                 if leaf is not None:
-                    kernel_grads[seen.call] = jnp.std(leaf.astype(jnp.float32))
-        return stats, kernel_grads, probe_grads
+                    kernel_grads[seen.call] = leaf
+        return arrays, kernel_grads, probe_grads
 
     return run, holder
 

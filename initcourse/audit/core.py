@@ -19,7 +19,7 @@ from initcourse.audit import linen as linen_adapter
 from initcourse.audit import moments
 from initcourse.audit import nnx as nnx_adapter
 from initcourse.audit.fan_in import Structure, implied_fan_in, structural_fan_in
-from initcourse.audit.record import UNKNOWN, AuditBug, join, probe_length
+from initcourse.audit.record import UNKNOWN, AuditBug, draw_response, join, probe_length
 
 
 @dataclass(frozen=True)
@@ -181,15 +181,17 @@ def audit_measurements(model, inputs, *, seed: int, max_memory_mb: float):
     try:
         if flavour == "linen":
             run, holder = linen_adapter.audit_function(model)
-            variables, calls = linen_adapter.initialize(model, key, inputs)
+            variables, calls, shapes = linen_adapter.initialize(model, key, inputs)
+            noise = draw_response(shapes, seed)
 
             def arguments(probes):
-                return (variables, key, probes, response_key, *inputs)
+                return (variables, key, probes, noise, response_key, *inputs)
         else:
             run, holder, params, rest, calls = nnx_adapter.audit_function(model)
+            noise = draw_response(nnx_adapter.output_shapes(model, inputs), seed)
 
             def arguments(probes):
-                return (params, rest, probes, response_key, *inputs)
+                return (params, rest, probes, noise, response_key, *inputs)
 
         n_probes = probe_length(calls)
         while True:  # the probe vector needs one entry per tapped layer output

@@ -20,6 +20,7 @@ from initcourse.audit.record import (
     AuditBug,
     Recorder,
     collect,
+    float_shapes,
     product,
     response,
 )
@@ -97,32 +98,45 @@ def _observe(recorder, module, args, kwargs, y):
                           kernel_name="embedding" if category == EMBED else "kernel")
 
 
-def initialize(model: nn.Module, key, inputs) -> tuple[dict, int]:
-    """``(variables, calls)``: ``model.init`` run eagerly with ``key`` (params) and a key
-    folded from it (dropout), and how many module calls it made (at least the layers the
-    audit's pass taps, so the probe vector is sized once). Eagerly, because XLA compiles
-    an init (its forward pass and a random draw per parameter) far slower than it runs."""
-    calls = [0]
+def initialize(model: nn.Module, key, inputs) -> tuple[dict, int, tuple]:
+    """``(variables, calls, out_shapes)``: the variables ``model.init`` gives with ``key``
+    (params) and a key folded from it (dropout), how many module calls the init made (at
+    least the layers the audit's pass taps, so the probe vector is sized once) and the
+    shapes of the output's float leaves.
+
+    Run outside jit, because XLA compiles an init (a random draw per parameter) far
+    slower than it runs; and lazily (``lazy_init``: the inputs' shapes only, no forward
+    computation) unless a variable depends on the inputs' values."""
+    calls, outputs = [0], []
 
     def count(next_fun, args, kwargs, context):
-        calls[0] += context.method_name == "__call__"
-        return next_fun(*args, **kwargs)
+        y = next_fun(*args, **kwargs)
+        if context.method_name == "__call__":
+            calls[0] += 1
+            if not context.module.path:
+                outputs.append(y)  # the root's call: the model's output
+        return y
 
+    rngs = {"params": key, "dropout": jax.random.fold_in(key, 1)}
     with nn.intercept_methods(count):
-        variables = model.init({"params": key, "dropout": jax.random.fold_in(key, 1)},
-                               *inputs)
-    return variables, calls[0]
+        try:
+            variables = model.lazy_init(rngs, *(jax.ShapeDtypeStruct(x.shape, x.dtype)
+                                                for x in inputs))
+        except Exception:  # an init that reads the inputs' values: run it on them
+            calls[0], outputs[:] = 0, []
+            variables = model.init(rngs, *inputs)
+    return variables, calls[0], float_shapes(outputs[-1]) if outputs else ()
 
 
 def audit_function(model: nn.Module):
-    """``(run, holder)``: ``run(variables, key, probes, response_key, *inputs)`` runs one
-    forward and backward pass of ``model`` with ``variables`` (from :func:`initialize`)
-    under interception; it returns the kept tensors (``Recorder.arrays``), the kernels'
-    gradients by call and the probes' gradients. ``holder["recorder"]`` is the last
-    trace's recorder."""
+    """``(run, holder)``: ``run(variables, key, probes, noise, response_key, *inputs)``
+    runs one forward and backward pass of ``model`` with ``variables`` (from
+    :func:`initialize`) under interception; it returns the kept tensors
+    (``Recorder.arrays``), the kernels' gradients by call and the probes' gradients.
+    ``holder["recorder"]`` is the last trace's recorder."""
     holder = {}
 
-    def run(variables, key, probes, response_key, *inputs):
+    def run(variables, key, probes, noise, response_key, *inputs):
         params = variables["params"]
         others = {k: v for k, v in variables.items() if k != "params"}
         recorder = Recorder(inputs, probes)
@@ -134,7 +148,7 @@ def audit_function(model: nn.Module):
                 out, _ = model.apply({"params": params, **others}, *inputs,
                                      rngs={"dropout": jax.random.fold_in(key, 2)},
                                      mutable=list(others))
-            return response(out, response_key), collect(recorder)
+            return response(out, noise, response_key), collect(recorder)
 
         (_, arrays), (grads, probe_grads) = jax.value_and_grad(
             loss, argnums=(0, 1), has_aux=True)(params, probes)

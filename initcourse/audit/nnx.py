@@ -24,6 +24,7 @@ from initcourse.audit.record import (
     AuditBug,
     Recorder,
     collect,
+    float_shapes,
     join,
     product,
     response,
@@ -126,17 +127,18 @@ def recording(model: nnx.Module, recorder: Recorder):
 
 
 def audit_function(model: nnx.Module):
-    """``(run, holder, params, rest, calls)``: ``run(params, rest, probes, response_key,
-    *inputs)`` runs one forward and backward pass of a copy of ``model`` and returns the
-    kept tensors (``Recorder.arrays``), the kernels' gradients by call and the probes'
-    gradients; ``holder["recorder"]`` is the last trace's recorder. ``calls``: the
-    callable modules in the graph (the layers the pass taps, unless one is called twice)."""
+    """``(run, holder, params, rest, calls)``: ``run(params, rest, probes, noise,
+    response_key, *inputs)`` runs one forward and backward pass of a copy of ``model``
+    and returns the kept tensors (``Recorder.arrays``), the kernels' gradients by call
+    and the probes' gradients; ``holder["recorder"]`` is the last trace's recorder.
+    ``calls``: the callable modules in the graph (the layers the pass taps, unless one
+    is called twice)."""
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     calls = sum(isinstance(node, nnx.Module) and _callable(type(node))
                 for _, node in nnx.iter_graph(model))
     holder = {}
 
-    def run(params, rest, probes, response_key, *inputs):
+    def run(params, rest, probes, noise, response_key, *inputs):
         recorder = Recorder(inputs, probes)
         holder["recorder"] = recorder
 
@@ -145,7 +147,7 @@ def audit_function(model: nnx.Module):
             copy = nnx.merge(graphdef, params, rest)
             with recording(copy, recorder):
                 out = copy(*inputs)
-            return response(out, response_key), collect(recorder)
+            return response(out, noise, response_key), collect(recorder)
 
         (_, arrays), (grads, probe_grads) = jax.value_and_grad(
             loss, argnums=(0, 1), has_aux=True)(params, probes)
@@ -158,3 +160,11 @@ def audit_function(model: nnx.Module):
         return arrays, kernel_grads, probe_grads
 
     return run, holder, params, rest, calls
+
+
+def output_shapes(model: nnx.Module, inputs) -> tuple:
+    """The shapes of the float leaves of ``model(*inputs)``, traced abstractly (a copy:
+    the model's state is not changed)."""
+    graphdef, state = nnx.split(model)
+    return float_shapes(jax.eval_shape(lambda s, *xs: nnx.merge(graphdef, s)(*xs),
+                                       state, *inputs))

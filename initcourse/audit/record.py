@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from initcourse.audit.fan_in import Structure
 
@@ -154,14 +155,32 @@ def probe_length(taps: int) -> int:
     return max(64, 2 ** math.ceil(math.log2(max(taps, 1))))
 
 
-def response(out, key) -> jax.Array:
+def float_shapes(out) -> tuple[tuple[int, ...], ...]:
+    """The shapes of the float leaves of a model's output ``out`` (arrays or abstract)."""
+    return tuple(tuple(leaf.shape) for leaf in jax.tree_util.tree_leaves(out)
+                 if hasattr(leaf, "dtype") and jnp.issubdtype(leaf.dtype, jnp.floating))
+
+
+def draw_response(shapes, seed: int) -> tuple[np.ndarray, ...]:
+    """The loss's random response r, one standard normal float32 array per shape, drawn
+    by NumPy on the host from ``seed``: drawn inside the jitted pass, JAX's threefry
+    costs most of a second of compile time for each shape."""
+    rng = np.random.default_rng([seed, 3])
+    return tuple(rng.standard_normal(shape, dtype=np.float32) for shape in shapes)
+
+
+def response(out, noise, key) -> jax.Array:
     """The loss sum(y * r) over the output's float leaves, r standard normal: the gradient
-    arriving at the output has std 1."""
+    arriving at the output has std 1. ``noise``: r per float leaf (:func:`draw_response`);
+    where its shapes are not the output's, r is drawn here from ``key``."""
+    leaves = [leaf for leaf in jax.tree_util.tree_leaves(out)
+              if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jnp.floating)]
+    if tuple(tuple(leaf.shape) for leaf in leaves) != tuple(r.shape for r in noise):
+        noise = [jax.random.normal(jax.random.fold_in(key, i), leaf.shape, jnp.float32)
+                 for i, leaf in enumerate(leaves)]
     total = jnp.float32(0.0)
-    for i, leaf in enumerate(jax.tree_util.tree_leaves(out)):
-        if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jnp.floating):
-            r = jax.random.normal(jax.random.fold_in(key, i), leaf.shape, jnp.float32)
-            total = total + jnp.sum(leaf.astype(jnp.float32) * r)
+    for leaf, r in zip(leaves, noise, strict=True):
+        total = total + jnp.sum(leaf.astype(jnp.float32) * r)
     return total
 
 

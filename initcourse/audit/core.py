@@ -21,6 +21,10 @@ from initcourse.audit import nnx as nnx_adapter
 from initcourse.audit.fan_in import Structure, implied_fan_in, structural_fan_in
 from initcourse.audit.record import UNKNOWN, AuditBug, draw_response, join, probe_length
 
+#: The pass runs once: LLVM's optimizations cost XLA more compile time than they save in
+#: running it (about a sixth of the audit's compile for the benchmark's transformer).
+COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
+
 
 @dataclass(frozen=True)
 class LayerRecord:
@@ -206,7 +210,10 @@ def audit_measurements(model, inputs, *, seed: int, max_memory_mb: float):
     except Exception as exc:
         raise ValueError(f"inputs: {type(model).__name__}'s forward pass failed on "
                          f"inputs {_described(inputs)}: {type(exc).__name__}: {exc}") from exc
-    compiled = lowered.compile()
+    try:
+        compiled = lowered.compile(compiler_options=COMPILER_OPTIONS)
+    except jax.errors.JaxRuntimeError:  # an XLA that does not know the option
+        compiled = lowered.compile()
     _check_memory(compiled, model, inputs, max_memory_mb)
     arrays, kernel_grads, probe_grads = jax.device_get(compiled(*arguments(probes)))
     recorder = holder["recorder"]

@@ -150,7 +150,8 @@ def audit(model, *inputs, seed=0, max_memory_mb=2048):
             the moments are taken over every sample and position, so a few dozen samples
             are enough.
         seed: a whole number, 0 to 2**32 - 1: the Linen init and the random response r of
-            the loss sum(y * r) whose gradient the backward pass carries.
+            the loss sum(y * r) whose gradient the backward pass carries (drawn by NumPy:
+            :func:`~initcourse.audit.record.draw_response`).
         max_memory_mb: the bound on XLA's estimate of the pass's memory; above it the
             audit raises ``MemoryError`` before running anything.
 

@@ -177,9 +177,11 @@ def audit(model, *inputs, seed=0, max_memory_mb=2048):
 def audit_measurements(model, inputs, *, seed: int, max_memory_mb: float):
     """Run the audit's forward and backward pass; ``(layers, blocks)`` as records.
 
-    One jitted program holds the pass and returns the layers' tensors; the Linen init runs
-    eagerly before it and the statistics are taken on the host after it
-    (:mod:`~initcourse.audit.moments`), both far cheaper than compiling them."""
+    One jitted program holds the pass (traced once: the probe vector is sized from the
+    init's or the graph's module calls) and returns the layers' tensors. Around it, on
+    the host and far cheaper than compiling them: the Linen init (``lazy_init``), the
+    response r (:func:`~initcourse.audit.record.draw_response`) and the statistics
+    (:mod:`~initcourse.audit.moments`)."""
     flavour = _flavour(model)
     key = jax.random.key(seed)
     response_key = jax.random.fold_in(key, 3)

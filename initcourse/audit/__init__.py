@@ -2,8 +2,9 @@
 Linen or NNX, layer by layer, from one forward and one backward pass.
 
 - :mod:`~initcourse.audit.linen` and :mod:`~initcourse.audit.nnx` find the layers
-  (``nn.intercept_methods``; the NNX module graph) and :mod:`~initcourse.audit.record`
-  measures them inside the traced pass;
+  (``nn.intercept_methods``; the NNX module graph), :mod:`~initcourse.audit.record` keeps
+  their tensors from the one jitted pass (and taps the gradient at each output), and
+  :mod:`~initcourse.audit.moments` takes the statistics from them in NumPy on the host;
 - :mod:`~initcourse.audit.fan_in` computes the fan-in ``variance_scaling`` counts and the
   fan-in the layer sums over;
 - :mod:`~initcourse.audit.findings` names what is wrong; :mod:`~initcourse.audit.report`

@@ -16,9 +16,14 @@ from flax import nnx
 
 from initcourse import _validate
 from initcourse.audit import linen as linen_adapter
+from initcourse.audit import moments
 from initcourse.audit import nnx as nnx_adapter
 from initcourse.audit.fan_in import Structure, implied_fan_in, structural_fan_in
-from initcourse.audit.record import UNKNOWN, AuditBug, join
+from initcourse.audit.record import UNKNOWN, AuditBug, draw_response, join, probe_length
+
+#: The pass runs once: LLVM's optimizations cost XLA more compile time than they save in
+#: running it (about a sixth of the audit's compile for the benchmark's transformer).
+COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,8 @@ def audit(model, *inputs, seed=0, max_memory_mb=2048):
             the moments are taken over every sample and position, so a few dozen samples
             are enough.
         seed: a whole number, 0 to 2**32 - 1: the Linen init and the random response r of
-            the loss sum(y * r) whose gradient the backward pass carries.
+            the loss sum(y * r) whose gradient the backward pass carries (drawn by NumPy:
+            :func:`~initcourse.audit.record.draw_response`).
         max_memory_mb: the bound on XLA's estimate of the pass's memory; above it the
             audit raises ``MemoryError`` before running anything.
 
@@ -169,46 +175,55 @@ def audit(model, *inputs, seed=0, max_memory_mb=2048):
 
 
 def audit_measurements(model, inputs, *, seed: int, max_memory_mb: float):
-    """Run the audit's forward and backward pass; ``(layers, blocks)`` as records."""
+    """Run the audit's forward and backward pass; ``(layers, blocks)`` as records.
+
+    One jitted program holds the pass (traced once: the probe vector is sized from the
+    init's or the graph's module calls) and returns the layers' tensors. Around it, on
+    the host and far cheaper than compiling them: the Linen init (``lazy_init``), the
+    response r (:func:`~initcourse.audit.record.draw_response`) and the statistics
+    (:mod:`~initcourse.audit.moments`)."""
     flavour = _flavour(model)
     key = jax.random.key(seed)
     response_key = jax.random.fold_in(key, 3)
-    if flavour == "linen":
-        run, holder = linen_adapter.audit_function(model)
+    try:
+        if flavour == "linen":
+            run, holder = linen_adapter.audit_function(model)
+            variables, calls, shapes = linen_adapter.initialize(model, key, inputs)
+            noise = draw_response(shapes, seed)
 
-        def arguments(probes):
-            return (key, probes, response_key, *inputs)
-    else:
-        run, holder, params, rest = nnx_adapter.audit_function(model)
+            def arguments(probes):
+                return (variables, key, probes, noise, response_key, *inputs)
+        else:
+            run, holder, params, rest, calls = nnx_adapter.audit_function(model)
+            noise = draw_response(nnx_adapter.output_shapes(model, inputs), seed)
 
-        def arguments(probes):
-            return (params, rest, probes, response_key, *inputs)
+            def arguments(probes):
+                return (params, rest, probes, noise, response_key, *inputs)
 
-    n_probes = 64
-    while True:  # the probe vector must have one entry per tapped layer output
-        probes = jnp.zeros((n_probes,), jnp.float32)
-        try:
+        n_probes = probe_length(calls)
+        while True:  # the probe vector needs one entry per tapped layer output
+            probes = jnp.zeros((n_probes,), jnp.float32)
             lowered = jax.jit(run).lower(*arguments(probes))
-        except AuditBug as bug:
-            raise bug.__cause__ from None
-        except Exception as exc:
-            raise ValueError(f"inputs: {type(model).__name__}'s forward pass failed on "
-                             f"inputs {_described(inputs)}: {type(exc).__name__}: {exc}") from exc
-        needed = holder["recorder"].needed_probes()
-        if needed <= n_probes:
-            break
-        n_probes = needed
-    compiled = lowered.compile()
+            needed = holder["recorder"].needed_probes()
+            if needed <= n_probes:
+                break
+            n_probes = needed
+    except AuditBug as bug:
+        raise bug.__cause__ from None
+    except Exception as exc:
+        raise ValueError(f"inputs: {type(model).__name__}'s forward pass failed on "
+                         f"inputs {_described(inputs)}: {type(exc).__name__}: {exc}") from exc
+    try:
+        compiled = lowered.compile(compiler_options=COMPILER_OPTIONS)
+    except jax.errors.JaxRuntimeError:  # an XLA that does not know the option
+        compiled = lowered.compile()
     _check_memory(compiled, model, inputs, max_memory_mb)
-    stats, kernel_grads, probe_grads = jax.device_get(compiled(*arguments(probes)))
+    arrays, kernel_grads, probe_grads = jax.device_get(compiled(*arguments(probes)))
     recorder = holder["recorder"]
-    layer_stats, block_stats = stats
-    layers = tuple(_layer_record(s, layer_stats[s.call], kernel_grads.get(s.call),
-                                 probe_grads, flavour) for s in recorder.layers)
+    layers = tuple(_layer_record(s, moments.layer(s, arrays), kernel_grads.get(s.call),
+                                 probe_grads) for s in recorder.layers)
     blocks = tuple(BlockRecord(s.path, s.kind, s.call, s.input_shape,
-                               *(float(block_stats[s.call][k]) for k in
-                                 ("input_std", "output_std", "skip", "branch_ratio")))
-                   for s in recorder.blocks)
+                               *moments.block(s, arrays)) for s in recorder.blocks)
     return layers, blocks
 
 
@@ -230,7 +245,7 @@ def _number(stats: dict, name: str) -> float | None:
     return None if value is None else float(value)
 
 
-def _layer_record(seen, stats, kernel_grad, probe_grads, flavour) -> LayerRecord:
+def _layer_record(seen, stats, kernel_grad, probe_grads) -> LayerRecord:
     structure = seen.structure
     implied = implied_fan_in(structure) if structure else None
     structural = structural_fan_in(structure) if structure else None
@@ -249,7 +264,7 @@ def _layer_record(seen, stats, kernel_grad, probe_grads, flavour) -> LayerRecord
         kernel_shape=structure.kernel_shape if structure else None,
         input_second_moment=x2, output_std=_number(stats, "output_std"),
         kernel_std=_number(stats, "kernel_std"), kernel_second_moment=w2,
-        grad_std=None if kernel_grad is None else float(kernel_grad),
+        grad_std=None if kernel_grad is None else moments.std(kernel_grad),
         output_grad_std=out_grad, fan_in_implied=implied, fan_in_structural=structural,
         fan_in_measured=measured, dead_fraction=_number(stats, "dead_fraction"),
         saturated_fraction=_number(stats, "saturated_fraction"),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 from initcourse.audit.fan_in import Structure
 from initcourse.audit.record import (
@@ -21,6 +20,7 @@ from initcourse.audit.record import (
     AuditBug,
     Recorder,
     collect,
+    float_shapes,
     product,
     response,
 )
@@ -94,21 +94,49 @@ def _observe(recorder, module, args, kwargs, y):
         return y
     kernel = params.get("embedding") if category == EMBED else params.get("kernel")
     return recorder.layer(path, kind, category, x, y, kernel=kernel,
-                          bias=params.get("bias"), scale=params.get("scale"),
-                          structure=structure,
+                          bias=params.get("bias"), structure=structure,
                           kernel_name="embedding" if category == EMBED else "kernel")
 
 
+def initialize(model: nn.Module, key, inputs) -> tuple[dict, int, tuple]:
+    """``(variables, calls, out_shapes)``: the variables ``model.init`` gives with ``key``
+    (params) and a key folded from it (dropout), how many module calls the init made (at
+    least the layers the audit's pass taps, so the probe vector is sized once) and the
+    shapes of the output's float leaves.
+
+    Run outside jit, because XLA compiles an init (a random draw per parameter) far
+    slower than it runs; and lazily (``lazy_init``: the inputs' shapes only, no forward
+    computation) unless a variable depends on the inputs' values."""
+    calls, outputs = [0], []
+
+    def count(next_fun, args, kwargs, context):
+        y = next_fun(*args, **kwargs)
+        if context.method_name == "__call__":
+            calls[0] += 1
+            if not context.module.path:
+                outputs.append(y)  # the root's call: the model's output
+        return y
+
+    rngs = {"params": key, "dropout": jax.random.fold_in(key, 1)}
+    with nn.intercept_methods(count):
+        try:
+            variables = model.lazy_init(rngs, *(jax.ShapeDtypeStruct(x.shape, x.dtype)
+                                                for x in inputs))
+        except Exception:  # an init that reads the inputs' values: run it on them
+            calls[0], outputs[:] = 0, []
+            variables = model.init(rngs, *inputs)
+    return variables, calls[0], float_shapes(outputs[-1]) if outputs else ()
+
+
 def audit_function(model: nn.Module):
-    """``(run, holder)``: ``run(key, probes, response_key, *inputs)`` initializes ``model``
-    with ``key`` (the same parameters as ``model.init(key, *inputs)``), then runs one
-    forward and backward pass under interception and returns the traced measurements;
+    """``(run, holder)``: ``run(variables, key, probes, noise, response_key, *inputs)``
+    runs one forward and backward pass of ``model`` with ``variables`` (from
+    :func:`initialize`) under interception; it returns the kept tensors
+    (``Recorder.arrays``), the kernels' gradients by call and the probes' gradients.
     ``holder["recorder"]`` is the last trace's recorder."""
     holder = {}
 
-    def run(key, probes, response_key, *inputs):
-        variables = model.init({"params": key, "dropout": jax.random.fold_in(key, 1)},
-                               *inputs)
+    def run(variables, key, probes, noise, response_key, *inputs):
         params = variables["params"]
         others = {k: v for k, v in variables.items() if k != "params"}
         recorder = Recorder(inputs, probes)
@@ -120,17 +148,17 @@ def audit_function(model: nn.Module):
                 out, _ = model.apply({"params": params, **others}, *inputs,
                                      rngs={"dropout": jax.random.fold_in(key, 2)},
                                      mutable=list(others))
-            return response(out, response_key), collect(recorder)
+            return response(out, noise, response_key), collect(recorder)
 
-        (_, stats), (grads, probe_grads) = jax.value_and_grad(
+        (_, arrays), (grads, probe_grads) = jax.value_and_grad(
             loss, argnums=(0, 1), has_aux=True)(params, probes)
         kernel_grads = {}
         for seen in recorder.layers:
             if seen.kernel_name:
                 leaf = _lookup(grads, seen.path.split("/") + [seen.kernel_name])
                 if leaf is not None:
-                    kernel_grads[seen.call] = jnp.std(leaf.astype(jnp.float32))
-        return stats, kernel_grads, probe_grads
+                    kernel_grads[seen.call] = leaf
+        return arrays, kernel_grads, probe_grads
 
     return run, holder
 

@@ -12,7 +12,6 @@ import contextlib
 import contextvars
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 
 from initcourse.audit.fan_in import Structure
@@ -25,6 +24,7 @@ from initcourse.audit.record import (
     AuditBug,
     Recorder,
     collect,
+    float_shapes,
     join,
     product,
     response,
@@ -82,8 +82,8 @@ def _observe(module, args, kwargs, y):
         return y
     name = "embedding" if category == EMBED else "kernel"
     return recorder.layer(path, kind, category, x, y, kernel=params.get(name),
-                          bias=params.get("bias"), scale=params.get("scale"),
-                          structure=structure, kernel_name=name if name in params else "")
+                          bias=params.get("bias"), structure=structure,
+                          kernel_name=name if name in params else "")
 
 
 def _audited(cls: type) -> type:
@@ -127,13 +127,18 @@ def recording(model: nnx.Module, recorder: Recorder):
 
 
 def audit_function(model: nnx.Module):
-    """``(run, holder, params, rest)``: ``run(params, rest, probes, response_key, *inputs)``
-    runs one forward and backward pass of a copy of ``model`` and returns the traced
-    measurements; ``holder["recorder"]`` is the last trace's recorder."""
+    """``(run, holder, params, rest, calls)``: ``run(params, rest, probes, noise,
+    response_key, *inputs)`` runs one forward and backward pass of a copy of ``model``
+    and returns the kept tensors (``Recorder.arrays``), the kernels' gradients by call
+    and the probes' gradients; ``holder["recorder"]`` is the last trace's recorder.
+    ``calls``: the callable modules in the graph (the layers the pass taps, unless one
+    is called twice)."""
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    calls = sum(isinstance(node, nnx.Module) and _callable(type(node))
+                for _, node in nnx.iter_graph(model))
     holder = {}
 
-    def run(params, rest, probes, response_key, *inputs):
+    def run(params, rest, probes, noise, response_key, *inputs):
         recorder = Recorder(inputs, probes)
         holder["recorder"] = recorder
 
@@ -142,16 +147,24 @@ def audit_function(model: nnx.Module):
             copy = nnx.merge(graphdef, params, rest)
             with recording(copy, recorder):
                 out = copy(*inputs)
-            return response(out, response_key), collect(recorder)
+            return response(out, noise, response_key), collect(recorder)
 
-        (_, stats), (grads, probe_grads) = jax.value_and_grad(
+        (_, arrays), (grads, probe_grads) = jax.value_and_grad(
             loss, argnums=(0, 1), has_aux=True)(params, probes)
         flat = {"/".join(str(p) for p in path): v[...] for path, v in nnx.to_flat_state(grads)}
         kernel_grads = {}
         for seen in recorder.layers:
             leaf = flat.get(join(seen.path, seen.kernel_name)) if seen.kernel_name else None
             if leaf is not None:
-                kernel_grads[seen.call] = jnp.std(leaf.astype(jnp.float32))
-        return stats, kernel_grads, probe_grads
+                kernel_grads[seen.call] = leaf
+        return arrays, kernel_grads, probe_grads
 
-    return run, holder, params, rest
+    return run, holder, params, rest, calls
+
+
+def output_shapes(model: nnx.Module, inputs) -> tuple:
+    """The shapes of the float leaves of ``model(*inputs)``, traced abstractly (a copy:
+    the model's state is not changed)."""
+    graphdef, state = nnx.split(model)
+    return float_shapes(jax.eval_shape(lambda s, *xs: nnx.merge(graphdef, s)(*xs),
+                                       state, *inputs))

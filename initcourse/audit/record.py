@@ -1,11 +1,13 @@
-"""What the audit measures inside the traced forward pass, shared by the Linen and NNX
-adapters: each layer's statistics as traced scalars, and a tap on its output through
-which the backward pass reports the std of the gradient arriving there.
+"""What the audit keeps from the traced forward pass, shared by the Linen and NNX adapters:
+each layer's tensors (input, output, kernel, bias), and a tap on its output through which
+the backward pass reports the mean square of the gradient arriving there.
 
 The adapters find the layers (Linen's method interception, NNX's module graph) and call
 :meth:`Recorder.layer` or :meth:`Recorder.block` with the module's tensors; the recorder
-keeps the static facts (path, kind, shapes, structure) in Python and the measurements
-as traced values that the audit's jitted function returns.
+keeps the static facts (path, kind, shapes, structure) in Python and the tensors as
+outputs of the audit's jitted function. The statistics are taken from them on the host
+(:mod:`~initcourse.audit.moments`): a reduction per statistic and layer inside the
+program made XLA's compile, not the pass, the audit's cost.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from initcourse.audit.fan_in import Structure
 
@@ -48,8 +51,9 @@ tap.defvjp(_tap_fwd, _tap_bwd)
 
 @dataclass
 class Seen:
-    """A layer call seen while tracing: its static facts (``stats`` holds traced scalars,
-    replaced by floats once the audit ran)."""
+    """A layer call seen while tracing: its static facts, and in ``slots`` the index in
+    :attr:`Recorder.arrays` of each tensor kept (``"x"``, ``"y"``, ``"kernel"``,
+    ``"bias"``; absent where the call has none, or a non-float one)."""
 
     path: str
     kind: str
@@ -61,15 +65,11 @@ class Seen:
     kernel_name: str = ""
     probe: int | None = None
     from_input: bool = False
-    stats: dict = field(default_factory=dict)
+    slots: dict = field(default_factory=dict)
 
 
 def _float_array(value) -> bool:
     return isinstance(value, jax.Array) and jnp.issubdtype(value.dtype, jnp.floating)
-
-
-def _mean_square(value) -> jax.Array:
-    return jnp.mean(jnp.square(value.astype(jnp.float32)))
 
 
 class Recorder:
@@ -79,6 +79,9 @@ class Recorder:
         inputs: the model's inputs as traced (a layer fed one of them directly is not
             checked for dead or saturated inputs: that is the learner's data).
         probes: a traced float32 vector, one entry per tapped layer output.
+
+    ``arrays`` holds the tensors kept, each once (a layer's output is the next one's
+    input); the audit's jitted function returns them.
     """
 
     def __init__(self, inputs, probes):
@@ -86,6 +89,9 @@ class Recorder:
         self.probes = probes
         self.layers: list[Seen] = []
         self.blocks: list[Seen] = []
+        self.arrays: list[jax.Array] = []
+        self.slot_of: dict[int, int] = {}  # id of a traced array -> its index in arrays
+        self.aliases: list[jax.Array] = []
         self.taps = 0
         self.calls = 0
 
@@ -93,7 +99,14 @@ class Recorder:
         self.calls += 1
         return self.calls - 1
 
-    def layer(self, path, kind, category, x, y, *, kernel=None, bias=None, scale=None,
+    def keep(self, value) -> int:
+        """The index of ``value`` in ``arrays`` (appended the first time it is met)."""
+        if id(value) not in self.slot_of:
+            self.slot_of[id(value)] = len(self.arrays)
+            self.arrays.append(value)
+        return self.slot_of[id(value)]
+
+    def layer(self, path, kind, category, x, y, *, kernel=None, bias=None,
               structure=None, kernel_name="kernel"):
         """Record one parametrized layer call and return ``y`` tapped for its gradient."""
         seen = Seen(path, kind, category, self._next_call(),
@@ -101,85 +114,79 @@ class Recorder:
                     tuple(y.shape) if isinstance(y, jax.Array) else None,
                     structure, kernel_name if kernel is not None else "",
                     from_input=id(x) in self.input_ids)
-        stats = seen.stats
         if _float_array(x):
-            stats["input_second_moment"] = _mean_square(x)
-            if not seen.from_input and x.ndim >= 2:
-                # A feature that is zero on every sample and position is a dead ReLU unit
-                # of the layer before; inputs within [-1, 1] that sit at +-0.99 are a
-                # saturated tanh's.
-                flat = x.reshape(-1, x.shape[-1]).astype(jnp.float32)
-                stats["dead_fraction"] = jnp.mean(jnp.all(flat == 0, axis=0))
-                bounded = jnp.max(jnp.abs(flat)) <= 1.0
-                stats["saturated_fraction"] = jnp.where(
-                    bounded, jnp.mean(jnp.abs(flat) > 0.99), 0.0)
-                stats["input_min"] = jnp.min(flat)
+            seen.slots["x"] = self.keep(x)
         if _float_array(y):
-            stats["output_std"] = jnp.std(y.astype(jnp.float32))
-            stats["output_finite"] = jnp.all(jnp.isfinite(y))
+            seen.slots["y"] = self.keep(y)
         if kernel is not None:
-            stats["kernel_std"] = jnp.std(kernel.astype(jnp.float32))
-            stats["kernel_second_moment"] = _mean_square(kernel)
-            if _float_array(y) and category == LINEAR:
-                stats["linear_second_moment"] = self._linear_part(y, bias)
-        if scale is not None:
-            stats["scale_std"] = jnp.std(scale.astype(jnp.float32))
+            seen.slots["kernel"] = self.keep(kernel)
+            if bias is not None and category == LINEAR:
+                seen.slots["bias"] = self.keep(bias)
         self.layers.append(seen)
         if _float_array(y) and self.probes is not None:
             seen.probe = self.taps
             self.taps += 1
             if seen.probe < self.probes.shape[0]:
-                return tap(y, self.probes[seen.probe])
+                tapped = tap(y, self.probes[seen.probe])
+                # The same values: the next layer's input is kept as this slot. Holding
+                # ``tapped`` keeps its id from being reused during the trace.
+                self.slot_of[id(tapped)] = seen.slots["y"]
+                self.aliases.append(tapped)
+                return tapped
         return y
-
-    @staticmethod
-    def _linear_part(y, bias):
-        """E[(y - bias)^2], the second moment of the kernel's part of the output. A bias
-        that does not broadcast on the output's trailing axes (LinearGeneral's batch
-        axes) is taken out on average, E[y^2] - E[b^2], exact for the usual zero bias."""
-        if bias is None:
-            return _mean_square(y)
-        bias = bias.astype(jnp.float32)
-        trailing = y.shape[y.ndim - bias.ndim:] if bias.ndim <= y.ndim else None
-        if trailing is not None and all(b in (1, t) for b, t in zip(bias.shape, trailing,
-                                                                     strict=True)):
-            return _mean_square(y.astype(jnp.float32) - bias)
-        return _mean_square(y) - _mean_square(bias)
 
     def block(self, path, kind, x, y):
         """Record a container's call when it maps an array to one of the same shape: a
-        residual block candidate. ``skip`` = E[y x] / E[x^2] is about 1 for y = x + f(x)
-        with f(x) uncorrelated with x, and about 0 for a plain layer."""
+        residual block candidate (its statistics: :func:`~initcourse.audit.moments.block`)."""
         if not (_float_array(x) and _float_array(y) and x.shape == y.shape) or not path:
             return
         seen = Seen(path, kind, "block", self._next_call(), tuple(x.shape), tuple(y.shape))
-        x32, y32 = x.astype(jnp.float32), y.astype(jnp.float32)
-        x2 = _mean_square(x32)
-        seen.stats = {"input_std": jnp.sqrt(x2), "output_std": jnp.sqrt(_mean_square(y32)),
-                      "skip": jnp.mean(x32 * y32) / x2,
-                      "branch_ratio": _mean_square(y32 - x32) / x2}
+        seen.slots = {"x": self.keep(x), "y": self.keep(y)}
         self.blocks.append(seen)
 
     def needed_probes(self) -> int:
-        """The probe vector's length this trace needed (a power of two, at least 64)."""
-        return max(64, 2 ** math.ceil(math.log2(max(self.taps, 1))))
+        """The probe vector's length this trace needed."""
+        return probe_length(self.taps)
 
 
-def response(out, key) -> jax.Array:
+def probe_length(taps: int) -> int:
+    """A probe vector's length for ``taps`` tapped outputs: a power of two, at least 64
+    (a few lengths, so that models of similar size share them)."""
+    return max(64, 2 ** math.ceil(math.log2(max(taps, 1))))
+
+
+def float_shapes(out) -> tuple[tuple[int, ...], ...]:
+    """The shapes of the float leaves of a model's output ``out`` (arrays or abstract)."""
+    return tuple(tuple(leaf.shape) for leaf in jax.tree_util.tree_leaves(out)
+                 if hasattr(leaf, "dtype") and jnp.issubdtype(leaf.dtype, jnp.floating))
+
+
+def draw_response(shapes, seed: int) -> tuple[np.ndarray, ...]:
+    """The loss's random response r, one standard normal float32 array per shape, drawn
+    by NumPy on the host from ``seed``: drawn inside the jitted pass, JAX's threefry
+    costs most of a second of compile time for each shape."""
+    rng = np.random.default_rng([seed, 3])
+    return tuple(rng.standard_normal(shape, dtype=np.float32) for shape in shapes)
+
+
+def response(out, noise, key) -> jax.Array:
     """The loss sum(y * r) over the output's float leaves, r standard normal: the gradient
-    arriving at the output has std 1."""
+    arriving at the output has std 1. ``noise``: r per float leaf (:func:`draw_response`);
+    where its shapes are not the output's, r is drawn here from ``key``."""
+    leaves = [leaf for leaf in jax.tree_util.tree_leaves(out)
+              if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jnp.floating)]
+    if tuple(tuple(leaf.shape) for leaf in leaves) != tuple(r.shape for r in noise):
+        noise = [jax.random.normal(jax.random.fold_in(key, i), leaf.shape, jnp.float32)
+                 for i, leaf in enumerate(leaves)]
     total = jnp.float32(0.0)
-    for i, leaf in enumerate(jax.tree_util.tree_leaves(out)):
-        if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jnp.floating):
-            r = jax.random.normal(jax.random.fold_in(key, i), leaf.shape, jnp.float32)
-            total = total + jnp.sum(leaf.astype(jnp.float32) * r)
+    for leaf, r in zip(leaves, noise, strict=True):
+        total = total + jnp.sum(leaf.astype(jnp.float32) * r)
     return total
 
 
-def collect(recorder: Recorder):
-    """The traced measurements, by call index: (layer stats, block stats)."""
-    return ({s.call: s.stats for s in recorder.layers},
-            {s.call: s.stats for s in recorder.blocks})
+def collect(recorder: Recorder) -> list:
+    """The tensors the host needs, as the jitted function returns them."""
+    return list(recorder.arrays)
 
 
 def product(value, ndim: int) -> int:

@@ -212,7 +212,8 @@ def audit_measurements(model, inputs, *, seed: int, max_memory_mb: float):
         raise bug.__cause__ from None
     except Exception as exc:
         raise ValueError(f"inputs: {type(model).__name__}'s forward pass failed on "
-                         f"inputs {_described(inputs)}: {type(exc).__name__}: {exc}") from exc
+                         f"inputs {_described(inputs)}: {type(exc).__name__}: "
+                         f"{_first_line(exc)}") from exc
     try:
         compiled = lowered.compile(compiler_options=COMPILER_OPTIONS)
     except jax.errors.JaxRuntimeError:  # an XLA that does not know the option
@@ -270,3 +271,11 @@ def _layer_record(seen, stats, kernel_grad, probe_grads) -> LayerRecord:
         saturated_fraction=_number(stats, "saturated_fraction"),
         input_min=_number(stats, "input_min"), from_input=seen.from_input,
         finite=bool(stats.get("output_finite", True)), structure=structure)
+
+
+def _first_line(error: BaseException, limit: int = 300) -> str:
+    """The error's first line, at most ``limit`` characters: Flax's messages can quote whole
+    arrays, which would bury the reason (the full error stays chained as the cause)."""
+    lines = str(error).strip().splitlines()
+    line = lines[0] if lines else ""
+    return line if len(line) <= limit else line[:limit - 3] + "..."

@@ -387,3 +387,55 @@ def report(lines: list[str]) -> None:
         for line in lines:
             print(line)
             file.write(line + "\n")
+
+
+# The explorer's keyboard-focusable controls, in the page's order, and which of them has the
+# focus now (-1: none of them).
+_FOCUSABLES = """(name) => {
+    const box = document.querySelector(`.initcourse-demo-${name}`);
+    const all = [...box.querySelectorAll('select, input, button, textarea, [contenteditable="true"], '
+        + '[tabindex]:not([tabindex="-1"])')].filter((el) => !el.disabled && el.offsetParent !== null);
+    window.__focusables = all;
+    return all.map((el) => el.getAttribute('aria-label') || el.textContent.trim().slice(0, 20)
+                           || el.tagName.toLowerCase());
+}"""
+_FOCUSED = "() => window.__focusables.indexOf(document.activeElement)"
+
+
+def test_every_explorer_works_from_the_keyboard(demo_page, offsite):
+    """Tab reaches each explorer's controls one after another, in the page's order; the keys
+    move its sliders (arrows, Page Up/Down) and Enter starts and stops training; the readout,
+    the live text of the figure, follows."""
+    page = demo_page
+    for name in EXPLORERS:
+        box = explorer_box(page, name)
+        box.scroll_into_view_if_needed()
+        labels = page.evaluate(_FOCUSABLES, name)
+        assert len(labels) >= 2, f"{name}: {labels}"
+        print(f"keyboard: {name}: Tab order {labels}")
+        page.evaluate("() => window.__focusables[0].focus()")
+        order = [page.evaluate(_FOCUSED)]
+        for _ in range(len(labels) - 1):
+            page.keyboard.press("Tab")
+            order.append(page.evaluate(_FOCUSED))
+        assert order == list(range(len(labels))), f"{name}: Tab visited {order} of {labels}"
+        readout = box.locator(".initcourse-readout")
+        assert box.locator(".initcourse-readout [role=status]").count() == 1, name
+        if name == "training_explorer":
+            before = readout.inner_text()
+            box.locator(".initcourse-train").focus()
+            page.keyboard.press("Enter")
+            expect(readout).not_to_have_text(before, timeout=UPDATE_TIMEOUT)
+            box.locator(".initcourse-stop").focus()
+            page.keyboard.press("Enter")
+            continue
+        slider = main_slider(page, name)
+        handle = slider.locator(".noUi-handle")
+        handle.focus()
+        for key in ("PageDown", "PageUp") if handle.get_attribute("aria-valuenow") == \
+                handle.get_attribute("aria-valuemax") else ("PageUp", "PageDown"):
+            before = (slider_text(slider), readout.inner_text())
+            page.keyboard.press(key)
+            expect(readout).not_to_have_text(before[1], timeout=UPDATE_TIMEOUT)
+            assert slider_text(slider) != before[0], f"{name}: {key} did not move its slider"
+    assert not offsite, f"the demo page sent requests beyond 127.0.0.1: {offsite}"

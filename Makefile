@@ -13,7 +13,7 @@ export PYTHONHASHSEED := 0
 # A recipe that fails leaves no half-made target behind (so the next run starts over).
 .DELETE_ON_ERROR:
 
-.PHONY: help install lab demo test test-fast test-notebooks test-browser lint bench notebooks grade clean
+.PHONY: help install lab demo test test-fast test-notebooks test-browser lint bench notebooks grade site clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -32,6 +32,14 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt tools/ipython_kernel_conf
 
 install: $(STAMP)  ## Create .venv (if missing) and install the pinned course environment
 
+# axe-core (the browser tests' accessibility audit) and MathJax (the static site's math), pinned
+# in package.json and package-lock.json.
+NODE_STAMP := node_modules/.initcourse-installed
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "initcourse: the browser tests and make site need npm (Node 20); on Debian or Ubuntu: apt install npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # Jupyter refuses to run as root unless told; containers often run as root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
@@ -41,7 +49,7 @@ lab: install  ## Open JupyterLab on notebooks/ (127.0.0.1, token authentication 
 demo: install  ## Serve the explorers as a code-free page for class (Voilà, 127.0.0.1, token on; DEMO_PORT=8866)
 	$(BIN)/python tools/demo.py --port=$(DEMO_PORT)
 
-test: install  ## Run the whole suite: unit tests, nbval on every notebook, browser tests
+test: install $(NODE_STAMP)  ## Run the whole suite: unit tests, nbval on every notebook, browser tests
 	$(BIN)/python -m pytest
 
 test-fast: install  ## Unit tests only (no notebooks, no browser, no slow tests)
@@ -50,7 +58,7 @@ test-fast: install  ## Unit tests only (no notebooks, no browser, no slow tests)
 test-notebooks: install  ## nbval on every notebook
 	$(BIN)/python -m pytest notebooks
 
-test-browser: install  ## JupyterLab + Chromium tests only
+test-browser: install $(NODE_STAMP)  ## JupyterLab + Chromium tests only (and the static site)
 	$(BIN)/python -m pytest tests -m browser
 
 lint: install  ## ruff on the package, tests, benchmarks and notebooks
@@ -66,5 +74,8 @@ grade: install  ## Grade submitted notebooks in a sandbox: make grade SUBMISSION
 	@test -n "$(SUBMISSIONS)" || { echo "make grade: say which notebooks, e.g. make grade SUBMISSIONS=submissions/ OUT=grades.csv" >&2; exit 2; }
 	$(BIN)/python -m initcourse grade $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(SEED),--seed $(SEED)) $(GRADE_ARGS)
 
+site: install $(NODE_STAMP)  ## The course as static HTML in _build/site/, from the stored outputs (no re-execution)
+	$(BIN)/python tools/build_site.py --out _build/site
+
 clean:  ## Remove caches and test artifacts (keeps .venv)
-	rm -rf .pytest_cache .ruff_cache .hypothesis test-artifacts build *.egg-info
+	rm -rf .pytest_cache .ruff_cache .hypothesis test-artifacts build _build *.egg-info

@@ -12,7 +12,8 @@ import html
 import re
 from dataclasses import dataclass
 
-_PASS_COLOUR, _FAIL_COLOUR = "#009E73", "#D55E00"  # Okabe-Ito bluish green and vermillion
+# Okabe-Ito bluish green and vermillion, darkened to a 4.5:1 contrast on white (WCAG AA).
+_PASS_COLOUR, _FAIL_COLOUR = "#00704F", "#A63F00"
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,9 @@ class Settings:
     #: The run's :class:`~initcourse.grading.zygote.Shared` zygote, or None: a fresh
     #: sandbox for each submission.
     zygotes: object = None
+    #: The exercises graded (the functions' names); a notebook's other functions are not
+    #: checked.
+    exercises: tuple[str, ...] = tuple(CHECKS)
 
 
 class InvalidNotebook(Exception):
@@ -83,9 +86,13 @@ def grade_notebook(path: Path, name: str, settings: Settings) -> list[report.Gra
     the submission's process and its cells, each further row its own check."""
     clock = _Clock()
 
-    def row(status, detail="", exercise="-", passed=False, mistakes=()):
+    def row(status, detail="", exercise="-", passed=False, mistakes=(), outcome=None):
+        rows = tuple(getattr(outcome, "rows", ()))
+        blocks = tuple((b.code, b.title, b.detail, b.fix)
+                       for b in getattr(outcome, "blocks", ()))
         return report.Grade(name, exercise, status, passed, tuple(mistakes), clock.lap(),
-                            detail)
+                            detail, right=sum(bool(getattr(r, "ok", False)) for r in rows),
+                            cases=len(rows), blocks=blocks)
 
     try:
         cells = code_cells(path)
@@ -116,9 +123,10 @@ def grade_notebook(path: Path, name: str, settings: Settings) -> list[report.Gra
         if not isinstance(found, dict) or not set(found) <= set(CHECKS):
             return [row("execution-error", "the submission's process answered nonsense")]
         cell_detail = _cell_error_text(error) if error else ""
+        found = {name: info for name, info in found.items() if name in settings.exercises}
         if not found:
-            names = list(CHECKS)
-            what = ", ".join(names[:-1]) + " or " + names[-1]
+            names = list(settings.exercises)
+            what = ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
             detail = cell_detail or f"the notebook defines no function named {what}"
             return [row(_status(process, error, None), detail)]
         rows = []
@@ -132,7 +140,7 @@ def grade_notebook(path: Path, name: str, settings: Settings) -> list[report.Gra
             if process.stopped_for:
                 detail = "; ".join(filter(None, [process.ending(), detail]))
             rows.append(row(_status(process, error, outcome), detail, exercise,
-                            bool(outcome.passed), tuple(outcome.mistakes)))
+                            bool(outcome.passed), tuple(outcome.mistakes), outcome))
         return rows
     finally:
         process.close()

@@ -72,7 +72,10 @@ def sections(grades, writer: report.ReportWriter, student_name: str = "") -> dic
             "title": (f"Exercise {points.NUMBERS[grade.exercise]} (`{grade.exercise}`)"
                       if graded else "The notebook"),
             "status": grade.status,
-            "verdict": _STATUS_WORDS.get(grade.status, grade.status),
+            "verdict": ("passed (though a later cell raised an error: "
+                        "see what happened below)"
+                        if grade.passed and grade.status != "passed"
+                        else _STATUS_WORDS.get(grade.status, grade.status)),
             "points": (points.show(earned), points.show(most)) if graded else None,
             "cases": (grade.right, grade.cases),
             "headline": headline,

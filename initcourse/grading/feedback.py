@@ -4,8 +4,9 @@ Each file says, for every exercise the submission was graded on: the verdict and
 (the rule of :mod:`initcourse.grading.points`), how many hidden cases were right, each
 mistake in words (what was measured, and the fix), the exercise's first hint, and how to
 reproduce the verdict (the run seed: ``initcourse.check(solve, seed=...)`` draws the same
-hidden inputs). It never holds the answer key, the hidden cases' table or their expected
-outputs.
+hidden inputs). It never holds the answer key, the hidden cases' table, their inputs (a
+check's quoted call of the function, which names them, becomes "a hidden case") or their
+expected outputs.
 
 Everything that comes from a submission (its file name, an exception's message, the
 measurements of its outputs) is escaped: the HTML page runs nothing (it also forbids every
@@ -50,6 +51,15 @@ def _hint(exercise: str) -> str:
     return module.HINTS[0][0]
 
 
+_CALL = re.compile(r"`(?:solve|lecun_normal_init|init_block)\((?:[^`]*)\)`")
+
+
+def without_inputs(text: str) -> str:
+    """``text`` with each quoted call of an exercise's function (which shows a hidden case's
+    inputs) replaced by the words "a hidden case"."""
+    return _CALL.sub("a hidden case", str(text))
+
+
 def file_name(submission: str) -> str:
     """The feedback files' name (without suffix) for a submission named ``submission``:
     its path with every character outside ``[A-Za-z0-9._-]`` made ``_``."""
@@ -66,7 +76,8 @@ def sections(grades, writer: report.ReportWriter, student_name: str = "") -> dic
         most = writer.max_score(grade)
         earned = writer.score(grade)
         graded = grade.exercise in points.NUMBERS
-        blocks = [b for b in grade.blocks if b[0]] if graded else []
+        blocks = ([(code, title, without_inputs(detail), fix)
+                   for code, title, detail, fix in grade.blocks if code] if graded else [])
         headline = next((b[1] for b in grade.blocks if not b[0]), "") if graded else ""
         exercises.append({
             "title": (f"Exercise {points.NUMBERS[grade.exercise]} (`{grade.exercise}`)"
@@ -80,7 +91,8 @@ def sections(grades, writer: report.ReportWriter, student_name: str = "") -> dic
             "cases": (grade.right, grade.cases),
             "headline": headline,
             "mistakes": blocks,
-            "detail": "" if grade.status in ("passed", "failed") else grade.detail,
+            "detail": ("" if grade.status in ("passed", "failed")
+                       else without_inputs(grade.detail)),
             "hint": _hint(grade.exercise) if graded and not grade.passed else "",
             "reproduce": (_REPRODUCE[grade.exercise].format(seed=writer.run_seed)
                           if graded else ""),

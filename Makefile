@@ -13,7 +13,7 @@ export PYTHONHASHSEED := 0
 # A recipe that fails leaves no half-made target behind (so the next run starts over).
 .DELETE_ON_ERROR:
 
-.PHONY: help install lab demo test test-fast test-notebooks test-browser lint bench notebooks grade site clean
+.PHONY: help install lab demo test test-fast test-notebooks test-browser lint bench notebooks grade autograder site clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -70,9 +70,12 @@ bench: install  ## Run the benchmarks: they print their figures, written to benc
 notebooks: install  ## Re-execute every notebook top to bottom and store its outputs
 	$(BIN)/python tools/execute_notebooks.py notebooks/[0-9][0-9]_*.ipynb
 
-grade: install  ## Grade submitted notebooks in a sandbox: make grade SUBMISSIONS=folder/ [OUT=report.csv] [JOBS=4] [SEED=n] [GRADE_ARGS=...]
+grade: install  ## Grade submitted notebooks in a sandbox: make grade SUBMISSIONS=folder/ [OUT=report.csv] [POINTS=1=10,2=10,3=10] [FEEDBACK=dir/] [ROSTER=roster.csv GRADEBOOK=gradebook.csv] [JOBS=4] [SEED=n] [GRADE_ARGS=...]
 	@test -n "$(SUBMISSIONS)" || { echo "make grade: say which notebooks, e.g. make grade SUBMISSIONS=submissions/ OUT=grades.csv" >&2; exit 2; }
-	$(BIN)/python -m initcourse grade $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(SEED),--seed $(SEED)) $(GRADE_ARGS)
+	$(BIN)/python -m initcourse grade $(SUBMISSIONS) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(SEED),--seed $(SEED)) $(if $(POINTS),--points $(POINTS)) $(if $(FEEDBACK),--feedback $(FEEDBACK)) $(if $(ROSTER),--roster $(ROSTER)) $(if $(GRADEBOOK),--gradebook $(GRADEBOOK)) $(GRADE_ARGS)
+
+autograder: install  ## The Gradescope autograder zip: make autograder [OUT=autograder.zip] [POINTS=1=10,2=10,3=10] [EXERCISES=1,2,3]
+	$(BIN)/python -m initcourse autograder --out $(or $(OUT),autograder.zip) $(if $(POINTS),--points $(POINTS)) $(if $(EXERCISES),--exercises $(EXERCISES))
 
 site: install $(NODE_STAMP)  ## The course as static HTML in _build/site/, from the stored outputs (no re-execution)
 	$(BIN)/python tools/build_site.py --out _build/site

@@ -1,6 +1,6 @@
 """Grading a class: wall time of ``python -m initcourse grade`` on generated submissions.
 
-    python benchmarks/grading.py [--count 200] [--jobs N] [--no-sandbox]
+    python benchmarks/grading.py [--count 200] [--jobs N] [--no-sandbox] [--no-course]
 
 Generates ``--count`` notebooks cycling through every correct and every wrong solution of
 the test corpus (tests/solutions: right in 9 ways, wrong in each known way, a time-out
@@ -9,6 +9,14 @@ results, os._exit, patched numpy, a memory hog, endless output, nbformat 3, inva
 solve only in markdown), grades them in one run of the command, and prints::
 
     grading: submissions=200 wall_s=<n> per_submission_s=<n> overhead_ratio=<n>
+
+The class is graded as a course grades it: with points (1=10,2=10,3=20) and a feedback page
+per submission (``--no-course``: without them, to compare). Then one submission (a right
+exercise 1) is graded by ``python -m initcourse grade`` and by the Gradescope autograder's
+``run_autograder`` in a Gradescope-like folder (each three times, alternately; the fastest
+of each), and printed::
+
+    autograder: grade_s=<n> run_autograder_s=<n> ratio=<n>
 
 ``overhead_ratio`` is the wall time per submission divided by the time of the check alone,
 in this process, on the same functions (the mean over the class's non-hostile submissions,
@@ -121,6 +129,8 @@ def main() -> None:
     parser.add_argument("--no-sandbox", action="store_true")
     parser.add_argument("--no-zygote", action="store_true",
                         help="a fresh sandbox and Python per submission (to compare)")
+    parser.add_argument("--no-course", action="store_true",
+                        help="grade without points and feedback (to compare)")
     args = parser.parse_args()
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     with tempfile.TemporaryDirectory(prefix="initcourse-bench-") as tmp:
@@ -133,6 +143,8 @@ def main() -> None:
         command = [sys.executable, "-m", "initcourse", "grade", str(folder), "--out",
                    str(Path(tmp) / "grades.csv"), "--jobs", str(args.jobs), "--seed", "1"]
         command += ["--no-sandbox"] * args.no_sandbox + ["--no-zygote"] * args.no_zygote
+        if not args.no_course:
+            command += ["--points", "1=10,2=10,3=20", "--feedback", str(Path(tmp) / "feedback")]
         env = {**os.environ, "PYTHONPATH": str(ROOT), "INITCOURSE_GRADING_TIMINGS": str(timings)}
         load_start = _load()
         start = time.perf_counter()
@@ -156,7 +168,45 @@ def main() -> None:
           f"started at {load_start}, ended at {load_end}")
     print(f"  where the time went: {split}")
     print(f"grading: submissions={args.count} wall_s={wall:.1f} per_submission_s={per:.2f} "
-          f"overhead_ratio={per / alone:.2f}")
+          f"overhead_ratio={per / alone:.2f} course={'off' if args.no_course else 'on'}")
+    grade_s, autograder_s = autograder_against_grade()
+    print(f"autograder: grade_s={grade_s:.1f} run_autograder_s={autograder_s:.1f} "
+          f"ratio={autograder_s / grade_s:.2f}")
+
+
+def autograder_against_grade(repeats: int = 3) -> tuple[float, float]:
+    """Seconds of ``grade`` and of ``run_autograder`` on one right exercise 1 (fastest of
+    ``repeats`` each, run alternately; building the zip and setup.sh excluded)."""
+    import zipfile
+
+    solution = ROOT / "tests" / "fixtures" / "submissions" / "correct.ipynb"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
+    with tempfile.TemporaryDirectory(prefix="initcourse-bench-gs-") as tmp:
+        tmp = Path(tmp)
+        subprocess.run([sys.executable, "-m", "initcourse", "autograder", "--out",
+                        str(tmp / "a.zip")], check=True, env=env, capture_output=True)
+        times = {"grade": [], "autograder": []}
+        for attempt in range(repeats):
+            root = tmp / f"root{attempt}"
+            for sub in ("source", "submission", "results"):
+                (root / sub).mkdir(parents=True)
+            with zipfile.ZipFile(tmp / "a.zip") as archive:
+                archive.extractall(root / "source")
+            (root / "submission" / "09.ipynb").write_bytes(solution.read_bytes())
+            (root / "submission_metadata.json").write_text('{"users": [{"name": "A"}]}')
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "initcourse", "grade",
+                            str(root / "submission" / "09.ipynb"), "--out",
+                            str(tmp / f"g{attempt}.csv"), "--seed", "1"],
+                           check=True, env=env, capture_output=True)
+            times["grade"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            subprocess.run(["bash", str(root / "source" / "run_autograder")], check=True,
+                           capture_output=True,
+                           env={**env, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_SEED": "1",
+                                "AUTOGRADER_PYTHON": sys.executable})
+            times["autograder"].append(time.perf_counter() - start)
+    return min(times["grade"]), min(times["autograder"])
 
 
 if __name__ == "__main__":

@@ -108,21 +108,26 @@ def hidden_kernels(init: Callable, *, depth: int, width: int, seed: int):
     return first, hidden
 
 
-def assemble(first, hidden, *, depth: int, width: int, seed: int) -> dict:
-    """Params from the hidden kernels: zero biases, a ``lecun_normal()`` output layer."""
+def assemble(first, hidden, *, depth: int, width: int, seed: int, out_scale: float = 1.0) -> dict:
+    """Params from the hidden kernels: zero biases, a ``lecun_normal()`` output layer
+    multiplied by ``out_scale`` (``0.01`` shrinks the initial logits a hundredfold, Karpathy's
+    fix of a bad initial loss in makemore part 3; ``0`` starts every logit at exactly 0)."""
     out_key = layer_key(seed, depth)
+    out_kernel = nn.initializers.lecun_normal()(out_key, (width, CLASSES), jnp.float32)
     return {
         "first": {"kernel": jnp.asarray(first, jnp.float32), "bias": jnp.zeros(width, jnp.float32)},
         "hidden": {"kernel": jnp.asarray(hidden, jnp.float32).reshape(depth - 1, width, width),
                    "bias": jnp.zeros((depth - 1, width), jnp.float32)},
-        "out": {"kernel": nn.initializers.lecun_normal()(out_key, (width, CLASSES), jnp.float32),
+        "out": {"kernel": out_kernel * jnp.float32(out_scale) if out_scale != 1.0 else out_kernel,
                 "bias": jnp.zeros(CLASSES, jnp.float32)},
     }
 
 
-def init_params(init: Callable, *, depth: int, width: int, seed: int, gain: float = 1.0) -> dict:
-    """The initial params of one run: ``init`` (times ``gain``) for the hidden kernels."""
+def init_params(init: Callable, *, depth: int, width: int, seed: int, gain: float = 1.0,
+                out_scale: float = 1.0) -> dict:
+    """The initial params of one run: ``init`` (times ``gain``) for the hidden kernels, the
+    output kernel times ``out_scale`` (see :func:`assemble`)."""
     first, hidden = hidden_kernels(init, depth=depth, width=width, seed=seed)
     if gain != 1.0:
         first, hidden = first * gain, hidden * gain
-    return assemble(first, hidden, depth=depth, width=width, seed=seed)
+    return assemble(first, hidden, depth=depth, width=width, seed=seed, out_scale=out_scale)

@@ -40,8 +40,8 @@ TRAIN_MAX_DEPTH, TRAIN_MAX_WIDTH, TRAIN_MAX_WEIGHTS = (
 TRAIN_MAX_STEPS, TRAIN_MAX_RUNS = 100_000, 64
 
 #: What may differ between the runs of :func:`train_runs` (the rest is shared).
-PER_RUN = ("initializer", "seed", "learning_rate", "momentum", "stddev", "gain", "tolerance",
-           "max_iterations", "label")
+PER_RUN = ("initializer", "seed", "learning_rate", "momentum", "stddev", "gain", "out_scale",
+           "tolerance", "max_iterations", "label")
 
 
 @dataclass(frozen=True)
@@ -118,9 +118,10 @@ def _shared(activation, depth, width, steps, optimizer, batch) -> dict:
                 batch=batch)
 
 
-def _label(name: str, stddev, gain) -> str:
+def _label(name: str, stddev, gain, out_scale=1.0) -> str:
     label = name if stddev is None else f"{name}({stddev:g})"
-    return label if gain == 1.0 else f"{label} × {gain:.3g}"
+    label = label if gain == 1.0 else f"{label} × {gain:.3g}"
+    return label if out_scale == 1.0 else f"{label}, out × {out_scale:g}"
 
 
 def _initializer(run: dict, where: str) -> tuple[Callable | None, str]:
@@ -163,20 +164,21 @@ def _prepare(run: Mapping, defaults: dict, shared: dict, where: str, index: int)
     if momentum >= 1:
         raise ValueError(f"{where}momentum must be in [0, 1); received {momentum!r}")
     gain = _validate.positive_real(f"{where}gain", run.get("gain", 1.0))
+    out_scale = _validate.positive_real(f"{where}out_scale", run.get("out_scale", 1.0), allow_zero=True)
     if init is None:
         kw = {k: run[k] for k in ("tolerance", "max_iterations") if run.get(k) is not None}
         found = lsuv(shared["activation"], depth=shared["depth"], width=shared["width"], seed=seed,
                      batch=min(shared["batch"], 1437), **kw)
         params = _data.assemble(found.first * gain, found.hidden * gain, depth=shared["depth"],
-                                width=shared["width"], seed=seed)
-        label = _label(label, None, gain)
+                                width=shared["width"], seed=seed, out_scale=out_scale)
+        label = _label(label, None, gain, out_scale)
     else:
         params = _data.init_params(init, depth=shared["depth"], width=shared["width"], seed=seed,
-                                   gain=gain)
-        label = _label(label, None, gain) if gain != 1.0 else label
+                                   gain=gain, out_scale=out_scale)
+        label = _label(label, None, gain, out_scale)
     label = str(run.get("label") or label)
     config = {**shared, "initializer": run["initializer"], "seed": seed, "learning_rate": lr,
-              "momentum": momentum, "gain": gain}
+              "momentum": momentum, "gain": gain, "out_scale": out_scale}
     for key in ("stddev", "tolerance", "max_iterations"):
         if run.get(key) is not None:
             config[key] = run[key]
@@ -201,7 +203,8 @@ def start_runs(runs: Sequence[Mapping], activation="relu", *, depth, width, step
     if unknown:
         raise TypeError(f"unknown argument {unknown[0]!r}; train's arguments are initializer, "
                         f"activation, depth, width, steps, optimizer, learning_rate, momentum, "
-                        f"batch, seed, and the initializer's stddev, gain, tolerance, max_iterations")
+                        f"batch, seed, and the initializer's stddev, gain, out_scale, tolerance, "
+                        f"max_iterations")
     weights = len(runs) * shared["depth"] * shared["width"] ** 2
     if weights > TRAIN_MAX_WEIGHTS:
         raise ValueError(f"runs * depth * width**2 must be at most {TRAIN_MAX_WEIGHTS:,}; received "
@@ -252,7 +255,8 @@ def train_runs(runs: Sequence[Mapping], activation="relu", *, depth, width, step
     Arguments:
         runs: a list of dicts, one per run, each setting any of ``PER_RUN``: ``initializer``,
             ``seed``, ``learning_rate``, ``momentum``, the initializer's keywords ``stddev``
-            (``"normal"``), ``gain`` (multiplies the hidden kernels), ``tolerance`` and
+            (``"normal"``), ``gain`` (multiplies the hidden kernels), ``out_scale``
+            (multiplies the output kernel: 0.01 or 0 starts the logits near 0), ``tolerance`` and
             ``max_iterations`` (``"lsuv"``), and a ``label``.
         activation, depth, width, steps, optimizer, batch: shared, as in :func:`train`.
         **defaults: any ``PER_RUN`` value shared by the runs that do not set it.
@@ -287,18 +291,20 @@ def train(initializer, activation="relu", *, depth, width, steps, optimizer="sgd
         batch: digits per step (1 to 1,437, the training set).
         seed: draws the kernels (``jax.random.PRNGKey(seed)``) and the batch order.
         **init_kwargs: ``stddev`` for ``"normal"`` (``normal(0.01)``: ``stddev=0.01``),
-            ``gain`` (multiplies the hidden kernels, e.g. 5/3 for tanh), ``tolerance`` and
-            ``max_iterations`` for ``"lsuv"``.
+            ``gain`` (multiplies the hidden kernels, e.g. 5/3 for tanh), ``out_scale``
+            (multiplies the output kernel, default 1: ``0.01`` or ``0`` starts every logit near
+            0, so the initial loss is ln 10), ``tolerance`` and ``max_iterations`` for ``"lsuv"``.
 
     The initializer, seed, learning rate and momentum are inputs of the compiled program:
     changing them never recompiles (one compilation per activation, optimizer and shape).
     """
     run = {"initializer": initializer, "seed": seed, "learning_rate": learning_rate,
            "momentum": momentum}
-    unknown = [k for k in init_kwargs if k not in ("stddev", "gain", "tolerance", "max_iterations")]
+    unknown = [k for k in init_kwargs
+               if k not in ("stddev", "gain", "out_scale", "tolerance", "max_iterations")]
     if unknown:
         raise TypeError(f"train() got an unexpected keyword argument {unknown[0]!r}; the "
-                        f"initializer's keywords are stddev, gain, tolerance, max_iterations")
+                        f"initializer's keywords are stddev, gain, out_scale, tolerance, max_iterations")
     run.update(init_kwargs)
     return train_runs([run], activation, depth=depth, width=width, steps=steps,
                       optimizer=optimizer, batch=batch)[0]

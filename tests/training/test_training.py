@@ -118,6 +118,29 @@ def test_initial_params_are_the_flax_initializers_draws(name, kwargs):
         assert not np.any(bias)
 
 
+@pytest.mark.parametrize("out_scale", [0.01, 0.0, 8.0])
+def test_out_scale_multiplies_only_the_output_kernel(out_scale):
+    init = initcourse.get_initializer("he_normal")
+    plain = training_data.init_params(init, depth=3, width=16, seed=5)
+    scaled = training_data.init_params(init, depth=3, width=16, seed=5, out_scale=out_scale)
+    np.testing.assert_array_equal(scaled["out"]["kernel"], plain["out"]["kernel"] * np.float32(out_scale))
+    for part in ("first", "hidden"):
+        np.testing.assert_array_equal(scaled[part]["kernel"], plain[part]["kernel"])
+    assert not np.any(scaled["out"]["bias"])
+
+
+def test_a_zero_output_kernel_starts_at_ln_10_and_a_large_one_far_above():
+    # Karpathy's check (makemore part 3): logits of exactly 0 give probability 1/10 to each
+    # class, a loss of ln 10; a last layer 8 times lecun_normal (std 1 at width 64) starts far above.
+    runs = initcourse.train_runs([{"initializer": "he_normal", "out_scale": s} for s in (0.0, 1.0, 8.0)],
+                                 depth=3, width=64, batch=64, steps=1, learning_rate=0.01)
+    zero, plain, large = (h.initial_loss for h in runs)
+    assert zero == pytest.approx(math.log(10), abs=1e-6)
+    assert large > 2 * math.log(10) and large > plain > zero
+    assert [h.label for h in runs] == ["he_normal, out × 0", "he_normal", "he_normal, out × 8"]
+    assert runs[0].config["out_scale"] == 0.0
+
+
 @pytest.mark.parametrize("optimizer, activation", [("sgd", "relu"), ("adam", "tanh")])
 def test_losses_match_a_hand_written_optax_loop(optimizer, activation):
     steps = 47  # not a multiple of RECORD_EVERY: the last chunk is partial
@@ -268,6 +291,7 @@ def test_a_flax_initializer_object_is_accepted():
     ({"stddev": 0.1}, ValueError, ["stddev", "'normal'", "'he_normal'"]),
     ({"initializer": "normal", "stddev": -1}, ValueError, ["stddev", "-1"]),
     ({"gain": 0}, ValueError, ["gain", "0"]),
+    ({"out_scale": -0.01}, ValueError, ["out_scale", ">= 0", "-0.01"]),
     ({"tolerance": 0.1}, TypeError, ["tolerance", "lsuv"]),
     ({"lr": 0.1}, TypeError, ["'lr'"]),
     ({"depth": 200, "width": 1024}, ValueError, ["depth * width**2", "200", "1024"]),

@@ -29,6 +29,7 @@ from playwright.sync_api import expect
 import initcourse
 from initcourse.explorers.demo import PROJECTOR_ZOOM
 
+from .axe import audit
 from .conftest import ARTIFACTS, REPO, free_port, require_browser
 
 pytestmark = pytest.mark.browser
@@ -438,4 +439,24 @@ def test_every_explorer_works_from_the_keyboard(demo_page, offsite):
             page.keyboard.press(key)
             expect(readout).not_to_have_text(before[1], timeout=UPDATE_TIMEOUT)
             assert slider_text(slider) != before[0], f"{name}: {key} did not move its slider"
+    assert not offsite, f"the demo page sent requests beyond 127.0.0.1: {offsite}"
+
+
+def test_axe_finds_no_serious_violation_of_the_course_in_either_look(demo_page, offsite):
+    """axe-core (WCAG 2 A/AA) on the demo page in the classroom and the projector look: no
+    serious or critical violation in the course's content (its prose, the explorers'
+    widgets); Voilà's own findings are printed by rule and written to
+    test-artifacts/axe-voila.txt."""
+    page = demo_page
+    serious, _ = audit(page, "voila: classroom look")
+    page.locator(".initcourse-demo-look button", has_text="projector").click()
+    page.wait_for_function(f"() => getComputedStyle({_CONTENT}).zoom == '{PROJECTOR_ZOOM}'")
+    for name in EXPLORERS:
+        figure(page, name)
+    found, _ = audit(page, "voila: projector look")
+    serious += found
+    page.locator(".initcourse-demo-look button", has_text="classroom").click()
+    page.wait_for_function(f"() => getComputedStyle({_CONTENT}).zoom == '1'")
+    assert not serious, "axe finds serious or critical violations in the course's content:\n" + (
+        "\n".join(serious))
     assert not offsite, f"the demo page sent requests beyond 127.0.0.1: {offsite}"

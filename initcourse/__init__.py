@@ -17,6 +17,9 @@ what the notebooks use, so that they import ``initcourse`` and a few namespaces 
   classroom :class:`Demo`;
 - :mod:`initcourse.residual`: residual stacks, normalization and a small GPT at init
   (:func:`residual_stats`, :func:`predicted_residual`, :func:`gpt_at_init`);
+- :mod:`initcourse.width`: SP, NTK and muP, :func:`coord_check` (how far each layer moves
+  in the first steps, against the width) and :func:`lr_sweep` (does the best learning
+  rate transfer across widths?);
 - :mod:`initcourse.exercises`: the checks (:func:`check`, :func:`check_initializer`,
   :func:`check_block`),
   :func:`hint` and :func:`show_solution`; :mod:`initcourse.solver` holds the answer keys;
@@ -107,6 +110,11 @@ _LAZY = {
     "predicted_residual": "initcourse.residual.stack",
     "ResidualStats": "initcourse.residual.stack",
     "gpt_at_init": "initcourse.residual.transformer",
+    "coord_check": "initcourse.width.coord",
+    "CoordCheck": "initcourse.width.coord",
+    "lr_sweep": "initcourse.width.sweep",
+    "Sweep": "initcourse.width.sweep",
+    "parametrization_table": "initcourse.width.parametrizations",
     "audit": "initcourse.audit",
     "AuditReport": "initcourse.audit",
     "AuditFinding": "initcourse.audit",

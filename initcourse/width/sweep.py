@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from initcourse import _validate
 from initcourse.training.data import batch_order, digits

@@ -130,7 +130,10 @@ def test_the_network_is_flax_with_optax_multi_transform():
             "hidden": jax.tree.map(lambda a: a[None], params["hidden"])}
     ours_state = mlp.optimizer("adam").init(ours)
     for _ in range(3):
-        loss = lambda p: optax.softmax_cross_entropy_with_integer_labels(MuMLP().apply({"params": p}, x), y).mean()  # noqa: E731
+        def loss(p):
+            logits = MuMLP().apply({"params": p}, x)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
         grads = jax.grad(loss)(params)
         updates, state = tx.update(grads, state, params)
         params = optax.apply_updates(params, updates)
@@ -158,7 +161,8 @@ def test_the_face_exports_the_chapter():
     (lambda: coord_check("mup", widths="64"), TypeError, "widths must be a sequence"),
     (lambda: coord_check("mup", steps=0), ValueError, "steps must be >= 1; received 0"),
     (lambda: coord_check("mup", steps=2.5), ValueError, "steps must be a whole number"),
-    (lambda: coord_check("muP"), ValueError, "parametrization must be one of 'sp', 'ntk', 'mup'; received 'muP'"),
+    (lambda: coord_check("muP"), ValueError,
+     "parametrization must be one of 'sp', 'ntk', 'mup'; received 'muP'"),
     (lambda: coord_check("sp", optimizer="adamw"), ValueError, "optimizer must be one of"),
     (lambda: coord_check("sp", learning_rate=float("nan")), ValueError, "learning_rate"),
     (lambda: coord_check("sp", learning_rate=0), ValueError, "learning_rate"),
@@ -167,7 +171,8 @@ def test_the_face_exports_the_chapter():
      "above the bound of 2,147,483,648"),
     (lambda: coord_check("sp", seed=-1), ValueError, "seed"),
     (lambda: lr_sweep("sp", widths=(8, 16), learning_rates=()), ValueError, "1 to 24 rates"),
-    (lambda: lr_sweep("sp", widths=(8, 16), learning_rates=0.1), TypeError, "learning_rates must be a sequence"),
+    (lambda: lr_sweep("sp", widths=(8, 16), learning_rates=0.1), TypeError,
+     "learning_rates must be a sequence"),
     (lambda: lr_sweep("sp", widths=(8, 16), learning_rates=(0.1, -1)), ValueError, "learning_rates\\[1\\]"),
     (lambda: lr_sweep("sp", widths=(8, 16), steps=0), ValueError, "steps must be >= 1"),
     (lambda: lr_sweep("sp", widths=(8, 16), seeds=()), ValueError, "seeds must hold 1 to 8"),

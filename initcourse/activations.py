@@ -54,6 +54,8 @@ FUNCTIONS: dict[str, Activation] = {
         Activation("tanh", jnp.tanh, np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
         Activation("sigmoid", jax.nn.sigmoid, _sigmoid, lambda z: _sigmoid(z) * (1.0 - _sigmoid(z))),
         Activation("gelu", nn.gelu, _gelu, _gelu_slope),
+        # phi(0) = ln 2: an output offset that does not shrink with the input (notebook 02).
+        Activation("softplus", jax.nn.softplus, lambda z: np.logaddexp(0.0, z), _sigmoid),
     )
 }
 

@@ -24,7 +24,7 @@ def _moments(activation: str, q: float) -> tuple[float, float, float]:
     if activation == "relu":
         return math.sqrt(q / (2.0 * math.pi)), q / 2.0, 0.5
     if not q <= qd.Q_HUGE:  # overflowed (or nan): the moments of the limit, or nan
-        if activation == "gelu" or q != q:  # gelu is relu far from 0
+        if activation in ("gelu", "softplus") or q != q:  # both are relu far from 0
             return _moments("relu", q)
         q = qd.Q_HUGE  # tanh and sigmoid saturate: their moments have settled long before
     z, w = qd.grid(1.0 / math.sqrt(max(q, qd.Q_TINY)))

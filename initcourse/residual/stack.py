@@ -314,7 +314,7 @@ def _mean_square(activation: str, gain: float, q: float) -> tuple[float, float]:
     """``(E[phi(z)^2], E[phi'(z)^2])`` for ``z ~ N(0, gain * q)``.
 
     Above ``_V_CAP`` (an exploding stack) they follow the activation's asymptotics: linear,
-    ReLU and GELU are (or become) homogeneous, so ``E[phi^2]`` grows like the variance and
+    ReLU, GELU and softplus are (or become) homogeneous, so ``E[phi^2]`` grows like the variance and
     ``E[phi'^2]`` is constant; tanh and sigmoid saturate, ``E[phi^2]`` is constant and
     ``E[phi'^2]`` falls like one over the std (only ``|z| < 1`` has a slope)."""
     act = FUNCTIONS[activation]
@@ -323,7 +323,7 @@ def _mean_square(activation: str, gain: float, q: float) -> tuple[float, float]:
     ms = gaussian_expectation(lambda z: act.numpy(z) ** 2, at)
     slope = gaussian_expectation(lambda z: act.slope(z) ** 2, at)
     if v > _V_CAP:
-        if activation in ("linear", "relu", "gelu"):
+        if activation in ("linear", "relu", "gelu", "softplus"):
             ms *= v / _V_CAP
         else:
             slope *= math.sqrt(_V_CAP / v)

@@ -219,3 +219,22 @@ def test_every_question_has_an_answer_on_demand(path):
         asked = len(NUMBERED.findall(DETAILS.sub("", text)))
         answered = max(len(answers), sum(len(NUMBERED.findall(a)) for a in answers))
         assert answered >= asked, f"{where}: {asked} numbered questions, {answered} answers"
+
+
+# JAX's transforms, each as its code spells it: taught in prose before any code cell uses it.
+TRANSFORMS = {name: re.compile(rf"\b{re.escape(name)}\b") for name in (
+    "jax.jit", "jax.grad", "jax.vjp", "jax.value_and_grad", "jax.vmap", "lax.fori_loop", "lax.scan")}
+
+
+def test_jax_transforms_are_taught_before_they_are_used():
+    """01 promises that no prior JAX is needed: in course order, a markdown cell names each
+    transform (``jax.jit``, ...) before the first code cell that uses it."""
+    named, early = set(), []
+    for path in SEQUENCE:
+        for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            found = {name for name, pattern in TRANSFORMS.items() if pattern.search(cell.source)}
+            if cell.cell_type == "markdown":
+                named |= found
+            elif cell.cell_type == "code":
+                early += [f"{path.name} cell {index}: {name}" for name in sorted(found - named)]
+    assert not early, f"used in code before the prose teaches it: {early}"

@@ -17,6 +17,7 @@ from __future__ import annotations
 from initcourse import _lazy
 
 _LAZY = {
+    "digits": "initcourse.training.data",
     "train": "initcourse.training.runs",
     "train_runs": "initcourse.training.runs",
     "TrainHistory": "initcourse.training.runs",

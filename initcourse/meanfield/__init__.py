@@ -9,7 +9,9 @@
 - :mod:`~initcourse.meanfield.quadrature`: the Gaussian expectations under them all;
 - :mod:`~initcourse.meanfield.correlation` and :mod:`~initcourse.meanfield.isometry`:
   measured on real Flax stacks (:class:`PairStack`, :func:`jacobian_singular_values`,
-  :func:`product_singular_values`); loaded on first use, as they load JAX's programs.
+  :func:`product_singular_values`); loaded on first use, as they load JAX's programs;
+- :mod:`~initcourse.meanfield.linear`: :func:`linear_learning`, how long deep linear networks
+  take to learn from orthogonal or Gaussian weights (Saxe et al. 2013).
 
 Notebooks reach it as one namespace: ``from initcourse import meanfield as mf``.
 """
@@ -36,6 +38,8 @@ _LAZY = {
     "PairStack": "initcourse.meanfield.correlation",
     "jacobian_singular_values": "initcourse.meanfield.isometry",
     "product_singular_values": "initcourse.meanfield.isometry",
+    "linear_learning": "initcourse.meanfield.linear",
+    "LinearLearning": "initcourse.meanfield.linear",
 }
 
 __all__ = [

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DEFAULT = ("foundation", "explorers", "phase", "training", "residual", "audit")
+DEFAULT = ("foundation", "explorers", "phase", "training", "residual", "audit", "width")
 RESULTS = HERE / "RESULTS.md"
 #: Each summary figure's goal: (script, figure) -> (at most, or exactly, the bound).
 GOALS = {
@@ -39,6 +39,9 @@ GOALS = {
     ("residual", "compiles_after_warmup"): ("==", 0),
     ("audit", "transformer_ratio"): ("<=", 4),
     ("audit", "conv_ratio"): ("<=", 4),
+    ("width", "coord_compiles"): ("==", 5),
+    ("width", "sweep_compiles"): ("==", 3),
+    ("width", "sweep_vs_bare"): ("<=", 1.0),
 }
 
 

@@ -55,7 +55,9 @@ FUNCTIONS: dict[str, Activation] = {
         Activation("sigmoid", jax.nn.sigmoid, _sigmoid, lambda z: _sigmoid(z) * (1.0 - _sigmoid(z))),
         Activation("gelu", nn.gelu, _gelu, _gelu_slope),
         # phi(0) = ln 2: an output offset that does not shrink with the input (notebook 02).
-        Activation("softplus", jax.nn.softplus, lambda z: np.logaddexp(0.0, z), _sigmoid),
+        # Its slope is the sigmoid, written with tanh: no overflow for very negative z.
+        Activation("softplus", jax.nn.softplus, lambda z: np.logaddexp(0.0, z),
+                   lambda z: 0.5 * (1.0 + np.tanh(0.5 * z))),
     )
 }
 

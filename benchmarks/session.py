@@ -3,7 +3,9 @@
 What a learner does in one JupyterLab kernel, in one process: a depth sweep 1..100 at
 width 256 and at 512 (``layer_stats``, batch 64), 30 explorer re-creations (re-running
 an explorer cell), 200 random explorer moves, three exercise checks of a solve that
-loops forever and one check of a solve that mutates its input. The check parts call
+loops forever, one of a solve whose loop swallows the exception that stops it (stopped) and
+one that swallows it in nested loops (parked), and one check of a solve that mutates its
+input. The check parts call
 whatever ``initcourse.check`` is installed, and report what it did.
 
     JAX_PLATFORMS=cpu python benchmarks/session.py
@@ -87,6 +89,25 @@ def runaway(seed, x, features):
         pass
 
 
+def swallows(seed, x, features):
+    """Issue 30's runaway: a loop that catches the exception the check stops it with."""
+    while True:
+        try:
+            for _ in range(10**6):
+                pass
+        except BaseException:  # noqa: BLE001, S110 - the learner's mistake under test
+            pass
+
+
+def swallows_nested(seed, x, features):
+    """The same at two levels: the check parks it."""
+    while True:
+        try:
+            swallows(seed, x, features)
+        except BaseException:  # noqa: BLE001, S110 - the learner's mistake under test
+            pass
+
+
 class LearnerDense(nn.Module):
     """The exercise written as a learner would (not the course's answer key)."""
 
@@ -127,6 +148,11 @@ def main() -> None:
         report = timed(f"check of a runaway solve {i + 1}",
                        lambda: initcourse.check(runaway, timeout=2.0))
         verdicts.append(",".join(report.mistakes) or "passed")
+    states = []
+    for name, solve in (("swallows the stop", swallows), ("swallows it nested", swallows_nested)):
+        report = timed(f"check of a solve that {name}", lambda s=solve: initcourse.check(s, timeout=2.0))
+        states.append("stopped" if "the call was stopped" in report.message
+                      else "parked" if "parked it" in report.message else "running")
     report = timed("check of a mutating solve", lambda: initcourse.check(mutating))
     verdicts.append(",".join(report.mistakes) or "passed")
     correct = timed("check of a correct solve afterwards",
@@ -136,7 +162,7 @@ def main() -> None:
     idle_cpu = time.process_time() - cpu
     after = min(solve_calls() for _ in range(REPEATS))
     print(f"verdicts: runaway x3 {verdicts[:3]}, mutating {verdicts[3]!r}, "
-          f"a correct solve afterwards passed={correct.passed}")
+          f"a correct solve afterwards passed={correct.passed}; the swallowing solves: {states}")
     print(f"50 solve calls: {before:.2f} s before the checks, {after:.2f} s after")
 
     gc.collect()

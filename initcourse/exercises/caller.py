@@ -50,8 +50,9 @@ def quietly():
 
 class TimedOut(Exception):
     """A call ran past the time limit. ``state`` says what became of its thread:
-    ``"stopped"``, ``"waiting"`` (in compiled code: a sleep, an XLA computation) or
-    ``"looping"`` (running Python that swallows the exception that stops it);
+    ``"stopped"``, ``"waiting"`` (in compiled code: a sleep, an XLA computation),
+    ``"parked"`` (a loop that swallows the stop at every level, parked where it uses no
+    CPU) or ``"looping"`` (running Python that swallows the stop and could not be parked);
     ``stopped`` is whether it ended."""
 
     def __init__(self, call: str, limit: float, *, state: str, observed: str = ""):
@@ -68,14 +69,65 @@ class TimedOut(Exception):
                        "exception the check stops it with (an `except BaseException:` or a bare "
                        "`except:` inside a loop), and it keeps a core busy until you restart "
                        "the kernel (Kernel > Restart Kernel)",
+            "parked": "its code catches the exception the check stops it with (an `except "
+                      "BaseException:` or a bare `except:` in nested loops), so the check "
+                      "parked it: it waits, using no CPU, and its memory is freed when you "
+                      "restart the kernel (Kernel > Restart Kernel)",
         }
         if self.observed:  # what the process that ran the call saw (grading)
             return f"`{self.call}`: {self.observed}"
         return f"`{self.call}` ran longer than {self.limit:g} s; {states[self.state]}"
 
 
+#: Threads the check is stopping (their ``threading.get_ident()``), and those of them it
+#: has parked (see :func:`_stop`).
+_STOPPING: set[int] = set()
+_PARKED: set[int] = set()
+_NEVER = threading.Event()
+
+
 class StopCall(BaseException):  # noqa: N818 - raised into a runaway thread, not an error
-    """Raised asynchronously into a call that ran past its time limit."""
+    """Raised asynchronously into a call that ran past its time limit.
+
+    A learner's loop may catch it (``except BaseException:`` or a bare ``except:`` inside a
+    ``while True``) and go on. So when one is made in a thread the check is stopping (that
+    is, when the learner's ``except`` catches it), it turns on line tracing in that thread
+    (:func:`_trace`): the next line of the ``except`` block raises it again, from inside the
+    block, where the same ``try`` cannot catch it, and the call unwinds. A loop that catches
+    it at every level of several nested ``try`` blocks re-enters them faster than they
+    unwind; such a thread is *parked* instead: it waits on an event that is never set, using
+    no CPU, until the kernel restarts."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        if threading.get_ident() in _STOPPING:
+            sys.settrace(_trace)
+            frame = sys._getframe(1)
+            while frame is not None and not _ours(frame):
+                frame.f_trace, frame.f_trace_lines = _trace, True
+                frame = frame.f_back
+
+
+def _ours(frame) -> bool:
+    """Whether ``frame`` is the caller's own (the thread's target, which catches the stop)."""
+    return frame.f_code.co_name == "target" and frame.f_globals is globals()
+
+
+def _trace(frame, event, arg):
+    """The line tracer of a thread being stopped: in a block that caught the stop, raise it
+    again (or park the thread, once :func:`_stop` has marked it); elsewhere, go on."""
+    ident = threading.get_ident()
+    if ident not in _STOPPING or _ours(frame):
+        return None
+    if event == "line" and isinstance(sys.exc_info()[1], StopCall):
+        if ident in _PARKED:
+            while True:
+                try:
+                    _NEVER.wait()
+                except StopCall:  # one already on its way when the thread was parked
+                    continue
+        raise StopCall
+    return _trace
 
 
 @dataclass(frozen=True)
@@ -207,6 +259,8 @@ class Caller:
             except BaseException as exc:  # noqa: BLE001 - any failure is the learner's to see
                 box["error"] = exc
             finally:
+                sys.settrace(None)
+                _STOPPING.discard(threading.get_ident())
                 if watch:
                     sys.setprofile(None)
 
@@ -260,10 +314,11 @@ def _cpu_seconds(thread: threading.Thread) -> float | None:
 
 
 def _stop(thread: threading.Thread, grace: float = STOP_GRACE_S) -> str:
-    """Raise :class:`StopCall` in ``thread`` until it ends (a learner's ``except`` may
-    swallow one): ``"stopped"`` if it ended within ``grace`` seconds, else ``"looping"`` if
-    it used most of a core meanwhile (Python that swallows every exception), or
-    ``"waiting"``.
+    """Raise :class:`StopCall` in ``thread`` until it ends (a learner's ``except`` that
+    swallows one is traced, and the stop raised again from inside it: see
+    :class:`StopCall`): ``"stopped"`` if it ended within ``grace`` seconds; past half of
+    ``grace`` the thread is parked at its next catch (``"parked"``); else ``"looping"`` if
+    it used most of a core meanwhile, or ``"waiting"``.
 
     A thread that does not end is waiting in compiled code (a sleep, an XLA computation). Its
     pending exception is then withdrawn, and CPython's process-wide "an asynchronous exception
@@ -271,19 +326,37 @@ def _stop(thread: threading.Thread, grace: float = STOP_GRACE_S) -> str:
     call made under a profiler (the ``calls-reference`` watch) on Python 3.11. Later calls
     retry (:func:`retry_unstopped`).
     """
+    _STOPPING.add(thread.ident)
     start, cpu = time.monotonic(), _cpu_seconds(thread)
     while thread.is_alive() and time.monotonic() < start + grace:
+        if time.monotonic() > start + grace / 2:
+            _PARKED.add(thread.ident)  # still running: park it at its next catch
+        if _parked(thread):
+            break
         _raise_in(thread, StopCall)
         thread.join(0.05)
     if not thread.is_alive():
+        _PARKED.discard(thread.ident)
         return "stopped"
     used, after = time.monotonic() - start, _cpu_seconds(thread)
     _raise_in(thread, None)
     _clear_pending_flag()
+    if _parked(thread):
+        return "parked"
     if thread not in _UNSTOPPED:
         _UNSTOPPED.append(thread)
     busy = cpu is not None and after is not None and after - cpu > 0.5 * used
     return "looping" if busy else "waiting"
+
+
+def _parked(thread: threading.Thread) -> bool:
+    """Whether ``thread`` waits in :func:`_trace`'s park (its innermost frame is there)."""
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None:
+        if frame.f_code is _trace.__code__:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _clear_pending_flag() -> None:

@@ -87,24 +87,92 @@ def test_a_runaway_solve_is_stopped_not_left_running():
     assert _runaway_threads() - before == set()
 
 
-def test_a_loop_that_swallows_the_stop_is_named_with_how_to_end_it():
-    """A solve whose loop catches every exception cannot be stopped from inside the process:
-    the report says it keeps a core busy, and how to end it (not "compiled code"). This one
-    ends by itself after 8 s, so that it does not weigh on the rest of the suite."""
-    end = time.monotonic() + 8.0
+def _thread_cpu(threads) -> float:
+    """CPU seconds the ``threads`` have used (Linux /proc)."""
+    total = 0.0
+    for thread in threads:
+        try:
+            fields = open(f"/proc/self/task/{thread.native_id}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
-    def swallows(seed, x, features):
-        while time.monotonic() < end:
+
+def _swallows(seed, x, features):
+    while True:
+        try:
+            for _ in range(10**6):
+                pass
+        except BaseException:  # noqa: BLE001, S110 - the learner's mistake under test
+            pass
+
+
+def _bare_except(seed, x, features):
+    while True:
+        try:
+            sum(range(10**5))
+        except:  # noqa: E722 - the learner's mistake under test
+            continue
+
+
+def _finally_continue(seed, x, features):
+    while True:
+        try:
+            for _ in range(10**5):
+                pass
+        finally:
+            continue  # noqa: B012 - the learner's mistake under test
+
+
+@pytest.mark.parametrize("solve", [_swallows, _bare_except, _finally_continue],
+                         ids=lambda f: f.__name__)
+def test_a_loop_that_swallows_the_stop_is_stopped_for_good(solve):
+    """A solve whose loop catches every exception (or `continue`s out of a `finally`) is
+    stopped all the same: the stop is raised again from inside the block that caught it. Its
+    thread ends; nothing keeps a core busy after the check returns."""
+    before = _runaway_threads()
+    report = initcourse.check(solve, timeout=0.5)
+    assert report.mistakes == ("timeout",)
+    assert "the call was stopped" in report.message, report.message
+    deadline = time.monotonic() + 5
+    while _runaway_threads() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _runaway_threads() - before == set()
+
+
+def test_nested_loops_that_swallow_the_stop_are_parked_using_no_cpu():
+    """Two levels of `while True: try: ... except BaseException: pass` re-enter the inner
+    loop faster than the stop unwinds them: the thread is parked, the report says so and how
+    to free it, and it uses no CPU afterwards (also under check_initializer and
+    check_block, which call through the same caller)."""
+    def nested(*args):
+        while True:
             try:
-                for _ in range(10**6):
-                    pass
-            except BaseException:  # noqa: BLE001, S110 - the learner's mistake under test
+                while True:
+                    try:
+                        for _ in range(10**5):
+                            pass
+                    except BaseException:  # noqa: BLE001, S110
+                        pass
+            except BaseException:  # noqa: BLE001, S110
                 pass
 
-    report = initcourse.check(swallows, timeout=0.5)
-    assert report.mistakes == ("timeout",)
-    assert "keeps a core busy until you restart the kernel" in report.message, report.message
-    assert "compiled code" not in report.message
+    def nested_solve(seed, x, features):
+        nested()
+
+    before = _runaway_threads()
+    reports = [initcourse.check(nested_solve, timeout=0.5),
+               initcourse.check_initializer(lambda key, shape, dtype=jnp.float32: nested(), timeout=0.5),
+               initcourse.check_block(lambda seed, d_model, n_head, n_layer: nested(), timeout=0.5)]
+    for report in reports:
+        assert "timeout" in report.mistakes, report.message
+        assert "parked it: it waits, using no CPU" in report.message, report.message
+        assert "Restart Kernel" in report.message
+    parked = _runaway_threads() - before
+    cpu = _thread_cpu(parked)
+    time.sleep(1.0)
+    assert _thread_cpu(parked) - cpu < 0.05, "a parked thread still uses the CPU"
 
 
 def test_a_thread_stuck_in_compiled_code_does_not_hang_the_next_checks():

@@ -93,10 +93,17 @@ class TrainingExplorer(base.Explorer):
                                            style=style, layout=dict(wide))
         seed = _validate.seed(seed)
         self.seed = controls.seed_box(seed)
-        self.train_button = widgets.Button(description="Train", button_style="success",
-                                           icon="play", tooltip="train the runs side by side")
-        self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop",
-                                          disabled=True, tooltip="stop after the current steps")
+        # Colours of our own, not the "success"/"danger" styles: white on JupyterLab's
+        # success green is 4.1:1 (WCAG AA asks 4.5:1, axe-core flags it); these are 7.9:1
+        # and 6.6:1, in every state of the button (inline styles win over the theme's).
+        self.train_button = widgets.Button(description="Train", icon="play",
+                                           tooltip="train the runs side by side",
+                                           style=widgets.ButtonStyle(button_color="#1b5e20",
+                                                                     text_color="white"))
+        self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True,
+                                          tooltip="stop after the current steps",
+                                          style=widgets.ButtonStyle(button_color="#b71c1c",
+                                                                    text_color="white"))
         self.train_button.add_class("initcourse-train"), self.stop_button.add_class("initcourse-stop")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="step 0",
                                             style=style)

@@ -79,10 +79,14 @@ def loss(params, x, y, knobs: dict, activation: str):
 
 
 def lr_factors(params, knobs: dict) -> dict:
-    """The learning-rate factor of every leaf: a kernel its kind's, every bias the input
-    kind's (Tensor Programs V: "input weights & all biases")."""
+    """The learning-rate factor of every leaf: a kernel its kind's; the input and hidden
+    biases the input kind's (Tensor Programs V, Table 3: "input weights & all biases", whose
+    SGD rate is their fan_out, the width); the output bias 1 (its fan_out is the 10 classes,
+    which no width changes; ``mup``'s ``MuSGD`` leaves such parameters unscaled too)."""
     bias = knobs["input"][2]
-    return {kind: {"kernel": knobs[kind][2], "bias": bias} for kind in KINDS}
+    factors = {kind: {"kernel": knobs[kind][2], "bias": bias} for kind in KINDS}
+    factors["output"]["bias"] = jnp.ones_like(bias)
+    return factors
 
 
 def optimizer(name: str):

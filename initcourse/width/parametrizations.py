@@ -13,8 +13,9 @@ the standard one, so a rate tuned there means the same thing in all three):
 
 The kinds of layer are those of Tensor Programs V (Yang, Hu, Babuschkin et al. 2022,
 arXiv 2203.03466, Table 3): ``"input"`` (from a fixed size, here the 64 pixels, to the
-width; every bias follows this row), ``"hidden"`` (width to width) and ``"output"`` (width
-to the 10 classes). Table 3 of the paper, muP (SP where it differs, in brackets):
+width; the input and hidden layers' biases follow this row, the output's bias, whose
+fan_out is the 10 classes, keeps the rate ``eta``), ``"hidden"`` (width to width) and
+``"output"`` (width to the 10 classes). Table 3 of the paper, muP (SP where it differs, in brackets):
 
 ===============  ===========================  ==================  ==================
                  input weights & all biases   output weights      hidden weights

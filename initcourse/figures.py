@@ -198,11 +198,45 @@ def alt_text(fig, limit: int = 1500) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+#: Line styles and markers that tell lines apart without colour: each labelled line of a
+#: panel that would otherwise differ from another only by its colour takes the next pair.
+LINE_KINDS = (("-", "None"), ("--", "None"), (":", "None"), ("-.", "None"), ("-", "o"),
+              ("--", "s"), (":", "^"), ("-.", "D"), ("-", "v"), ("--", "P"))
+
+
+def distinguish(fig) -> int:
+    """Make colour never the only thing that tells two lines apart (WCAG 2 1.4.1): in each
+    panel, a labelled line drawn with the same line style and marker as an earlier one gets
+    the first pair of :data:`LINE_KINDS` no line of that panel uses yet. Returns how many
+    lines changed; lines that already differ are left as drawn."""
+    changed = 0
+    for ax in fig.axes:
+        lines = [line for line in ax.get_lines() if not line.get_label().startswith("_")
+                 and np.size(line.get_ydata()) > 1]
+        used = {(line.get_linestyle(), str(line.get_marker())) for line in ax.get_lines()}
+        seen = set()
+        for line in lines:
+            kind = (line.get_linestyle(), str(line.get_marker()))
+            if kind in seen:
+                kind = next((k for k in LINE_KINDS if k not in used), None)
+                if kind is None:
+                    continue
+                line.set_linestyle(kind[0])
+                line.set_marker(kind[1])
+                used.add(kind)
+                changed += 1
+            seen.add(kind)
+        if changed and ax.get_legend() is not None:
+            ax.legend(loc=ax.get_legend()._loc)
+    return changed
+
+
 def show(fig, *, alt=None, dpi=None) -> None:
     """Display ``fig`` in the notebook as a PNG image alone (``plt.show()`` also stores
     the text ``<Figure size ...>``), at ``dpi`` (the figure's own by default); close it.
 
-    The image carries a text alternative in its output metadata (``image/png`` ``alt``, which
+    Lines that differ only by colour are told apart first (:func:`distinguish`). The image
+    carries a text alternative in its output metadata (``image/png`` ``alt``, which
     nbconvert and Jupyter Book read): ``alt``, a sentence of what the figure shows, followed
     by :func:`alt_text` of the figure's data.
     """
@@ -212,6 +246,7 @@ def show(fig, *, alt=None, dpi=None) -> None:
         raise TypeError(f"fig must be a matplotlib Figure; received {fig!r}")
     if alt is not None and not isinstance(alt, str):
         raise TypeError(f"alt must be a sentence (str) or None; received {alt!r}")
+    distinguish(fig)
     text = alt_text(fig)
     text = f"{alt.strip()} {text}" if alt else text
     buffer = io.BytesIO()

@@ -254,3 +254,25 @@ def test_show_stores_the_alt_text_in_the_outputs_metadata(monkeypatch):
     assert alt == "Two points. value against x; a: from 3 at x = 0 to 4 at x = 1."
     with pytest.raises(TypeError, match="alt must be a sentence"):
         figures.show(plt.figure(), alt=3)
+
+
+def test_show_tells_lines_apart_without_colour(monkeypatch):
+    """Three labelled lines that differ only by colour leave show() differing by line style
+    or marker too; lines that already differ, and unlabelled ones, are left as drawn."""
+    import matplotlib.pyplot as plt
+
+    from initcourse import figures
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: shown.append(k))
+    fig, (ax, other) = plt.subplots(1, 2)
+    lines = [ax.plot([1, 2, 3], [i, i + 1, i + 2], label=f"run {i}")[0] for i in range(3)]
+    ax.legend()
+    kept = [other.plot([1, 2], [1, 2], "--", label="a")[0], other.plot([1, 2], [2, 1], label="b")[0],
+            other.plot([1, 2], [0, 0], label="_ref")[0]]
+    figures.show(fig)
+    kinds = {(line.get_linestyle(), str(line.get_marker())) for line in lines}
+    assert len(kinds) == 3, kinds
+    assert [(k.get_linestyle(), str(k.get_marker())) for k in kept] == [
+        ("--", "None"), ("-", "None"), ("-", "None")]
+    assert shown and "run 0" in shown[0]["metadata"]["image/png"]["alt"]

@@ -238,3 +238,42 @@ def test_jax_transforms_are_taught_before_they_are_used():
             elif cell.cell_type == "code":
                 early += [f"{path.name} cell {index}: {name}" for name in sorted(found - named)]
     assert not early, f"used in code before the prose teaches it: {early}"
+
+
+def _markdown_lines(path):
+    """Each markdown cell's lines outside code fences, with the cell's index."""
+    for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        if cell.cell_type != "markdown":
+            continue
+        fenced = False
+        for line in cell.source.splitlines():
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+            elif not fenced:
+                yield index, line
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_headings_links_and_tables_are_structured(path):
+    """What a screen reader navigates by (WCAG 2 1.3.1, 2.4.6, 2.4.4): the first cell opens
+    with the notebook's one h1; heading levels never skip (an h2 before any h3, ...); every
+    link has a name; every table has a header row."""
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# "), (
+        f"{path.name}: the first cell must open with the notebook's h1 (# Title)")
+    level, h1s, lines = 0, 0, list(_markdown_lines(path))
+    for number, (index, line) in enumerate(lines):
+        heading = re.match(r"(#{1,6}) \S", line)
+        if heading:
+            new = len(heading.group(1))
+            h1s += new == 1
+            assert new <= level + 1, (f"{path.name} cell {index}: heading level {new} after "
+                                      f"level {level}: {line!r}")
+            level = new
+        for name in re.findall(r"(?<!!)\[([^\]]*)\]\([^)]*\)", line):
+            assert name.strip(), f"{path.name} cell {index}: a link without a name: {line!r}"
+        if line.lstrip().startswith("|") and re.fullmatch(r"\s*\|?[\s:|-]+\|?\s*", line):
+            previous = lines[number - 1][1] if number else ""
+            assert previous.lstrip().startswith("|") and re.search(r"\w", previous), (
+                f"{path.name} cell {index}: a table without a header row")
+    assert h1s == 1, f"{path.name}: {h1s} h1 headings; a notebook has exactly one"

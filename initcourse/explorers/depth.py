@@ -110,7 +110,7 @@ class DepthExplorer(Explorer):
             ax = fig.subplots()
             (self._forward,) = ax.plot([], [], color=PALETTE["blue"], marker="o", ms=4,
                                        label="forward: std of h_l")
-            (self._backward,) = ax.plot([], [], color=PALETTE["orange"], marker="o", ms=4,
+            (self._backward,) = ax.plot([], [], color=PALETTE["orange"], marker="s", ls="-.", ms=4,
                                         label="backward: std of dL/dh_l")
             (self._forward_theory,) = ax.plot([], [], color=black, ls="--", lw=1.5,
                                               label="mean-field theory")

@@ -113,7 +113,7 @@ class ResidualExplorer(Explorer):
             ax = fig.subplots()
             (self._forward,) = ax.plot([], [], color=PALETTE["blue"], marker="o", ms=3,
                                        label="forward: std of the stream x_l")
-            (self._backward,) = ax.plot([], [], color=PALETTE["orange"], marker="o", ms=3,
+            (self._backward,) = ax.plot([], [], color=PALETTE["orange"], marker="s", ls="-.", ms=3,
                                         label="backward: std of dL/dx_l")
             (self._forward_theory,) = ax.plot([], [], color=black, ls="--", lw=1.5,
                                               label="theory (wide layers)")

@@ -128,11 +128,13 @@ class TrainingExplorer(base.Explorer):
         with figures.style():
             fig = Figure(figsize=(8.4, 3.6))
             loss_ax, acc_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.5, 1]})
-            self._loss_lines = [loss_ax.plot([], [], color=c, label=" ")[0] for c in figures.CYCLE[:3]]
+            # Each run differs by its line style (loss) and marker (accuracy), not only colour.
+            self._loss_lines = [loss_ax.plot([], [], color=c, linestyle=ls, label=" ")[0]
+                                for c, ls in zip(figures.CYCLE[:3], ("-", "--", ":"), strict=True)]
             self._marks = [loss_ax.plot([], [], "x", ms=11, mew=2.5, color=c)[0]
                            for c in figures.CYCLE[:3]]
-            self._acc_lines = [acc_ax.plot([], [], color=c, marker="o", ms=3)[0]
-                               for c in figures.CYCLE[:3]]
+            self._acc_lines = [acc_ax.plot([], [], color=c, marker=m, ms=3)[0]
+                               for c, m in zip(figures.CYCLE[:3], ("o", "s", "^"), strict=True)]
             loss_ax.axhline(math.log(10), color=figures.PALETTE["black"], ls="--", lw=1.2)
             loss_ax.text(0.99, math.log(10) / _TOP + 0.02, "ln 10", transform=loss_ax.transAxes,
                          ha="right", va="bottom", fontsize=11)

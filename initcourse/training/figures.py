@@ -16,6 +16,9 @@ from initcourse import _validate, figures
 
 LN10 = math.log(10.0)
 
+#: Markers that tell one curve from the next without colour (with the palette's colours).
+MARKERS = ("o", "s", "^", "D", "v", "P")
+
 
 def _by_label(histories) -> dict[str, list]:
     if isinstance(histories, Mapping) or not isinstance(histories, Sequence) or not histories:
@@ -68,10 +71,12 @@ def loss_curves(histories, *, title=None, top=3.0, smooth=10, ax=None):
             fig, ax = plt.subplots(figsize=(6.4, 3.4))
         else:
             fig = ax.figure
-        for color, (label, runs) in zip(figures.CYCLE, groups.items(), strict=False):
+        kinds = [k for k in figures.LINE_KINDS if k[1] == "None"]  # long curves: no markers
+        for g, (color, (label, runs)) in enumerate(zip(figures.CYCLE, groups.items(), strict=False)):
             for i, h in enumerate(runs):
                 steps = np.arange(h.loss.size)
                 ax.plot(steps, _smoothed(h.loss, smooth), color=color, linewidth=1.4, alpha=0.9,
+                        linestyle=kinds[g % len(kinds)][0],
                         label=_legend_label(label, runs) if i == 0 else "_nolegend_")
                 if h.diverged_at is not None:
                     ax.plot([h.diverged_at], [top * 0.97], marker="x", ms=10, mew=2.5, color=color,
@@ -105,10 +110,10 @@ def update_ratios(history, *, layers=None, title=None):
         layers = sorted({1, max(1, depth // 3), max(1, 2 * depth // 3), depth})
     with figures.style():
         fig, ax = plt.subplots(figsize=(5.6, 3.2))
-        for color, layer in zip(figures.CYCLE, layers, strict=False):
+        for i, (color, layer) in enumerate(zip(figures.CYCLE, layers, strict=False)):
             ratio = history.update_ratio[:, layer - 1]
-            ax.plot(history.record_steps[1:], ratio[1:], color=color, marker="o", ms=3,
-                    label=f"layer {layer}")
+            ax.plot(history.record_steps[1:], ratio[1:], color=color, marker=MARKERS[i % len(MARKERS)],
+                    ms=3, label=f"layer {layer}")
         ax.axhline(1e-3, color=figures.PALETTE["black"], linestyle="--", linewidth=1.2, label="1e-3")
         ax.set_yscale("log")
         ax.set_xlabel("step")
@@ -131,9 +136,10 @@ def share_by_layer(curves, *, ylabel, title=None):
         raise TypeError(f"curves must be a non-empty mapping label -> array; received {curves!r}")
     with figures.style():
         fig, ax = plt.subplots(figsize=(5.6, 3.2))
-        for color, (label, values) in zip(figures.CYCLE, curves.items(), strict=False):
+        for i, (color, (label, values)) in enumerate(zip(figures.CYCLE, curves.items(), strict=False)):
             values = np.asarray(values, dtype=np.float64)
-            ax.plot(np.arange(1, values.size + 1), values, color=color, marker="o", ms=3, label=label)
+            ax.plot(np.arange(1, values.size + 1), values, color=color, marker=MARKERS[i % len(MARKERS)],
+                    ms=3, label=label)
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("layer l (1 = nearest the input)")
         ax.set_ylabel(ylabel)

@@ -100,6 +100,14 @@ def positive_real(name: str, value, *, allow_zero: bool = False,
     return as_float
 
 
+def flag(name: str, value) -> bool:
+    """Return ``value`` if it is a bool (or a NumPy bool): ``"yes"``, ``None`` or ``1`` are
+    refused rather than read by their truth."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False; received {shown(value)}")
+
+
 def choice(name: str, value, options) -> str:
     """Return ``value`` if it is one of ``options`` (strings)."""
     if not isinstance(value, str) or value not in options:

@@ -73,8 +73,11 @@ def knobs(parametrization: str, optimizer: str = "adam") -> dict[str, Knobs]:
 
 
 def scales(parametrization: str, optimizer: str, width: int, base_width: int) -> dict:
-    """The three knobs as numbers for one width: ``{kind: (init_std_factor, multiplier,
+    """The three knobs as numbers for one width (``width`` and ``base_width`` whole numbers,
+    1 to 2**20): ``{kind: (init_std_factor, multiplier,
     lr_factor)}``, where the initial std is ``init_std_factor / sqrt(fan_in)``."""
+    width = _validate.integral("width", width, minimum=1, maximum=2**20)
+    base_width = _validate.integral("base_width", base_width, minimum=1, maximum=2**20)
     m = width / base_width
     return {kind: (m ** (-k.init / 2), m ** -k.multiplier, m ** -k.lr)
             for kind, k in knobs(parametrization, optimizer).items()}

@@ -56,7 +56,7 @@ class Sweep:
 
     def mean_loss(self, test: bool = False) -> np.ndarray:
         """``(widths, rates)``: the loss averaged over the seeds, ``inf`` where any diverged."""
-        loss = self.test_loss if test else self.loss
+        loss = self.test_loss if _validate.flag("test", test) else self.loss
         return np.where(np.isnan(loss).any(-1), np.inf, np.nanmean(np.where(np.isnan(loss), 0, loss), -1))
 
     @property
@@ -78,9 +78,9 @@ class Sweep:
 
         A grid's argmin jumps between neighbouring rates where the curve is flat near its
         minimum; the vertex moves smoothly, so it compares widths more finely."""
-        loss = self.test_loss if test else self.loss
+        loss = self.test_loss if _validate.flag("test", test) else self.loss
         loss = np.where(np.isnan(loss), np.inf, loss)
-        if not by_seed:
+        if not _validate.flag("by_seed", by_seed):
             loss = np.where(np.isinf(loss).any(-1, keepdims=True), np.inf, loss).mean(-1)
             return self._vertex(loss)
         return np.stack([self._vertex(loss[..., s]) for s in range(len(self.seeds))], -1)
@@ -168,6 +168,9 @@ def lr_sweep(parametrization: str, *, widths=(64, 256, 1024), learning_rates=Non
     base_width = _validate.integral("base_width", base_width, minimum=2, maximum=MAX_WIDTH)
     batch = _validate.integral("batch", batch, minimum=1, maximum=256)
     if seed is not None:
+        if seeds != (0, 1):
+            raise ValueError(f"give seed or seeds, not both; received seed={_validate.shown(seed)} "
+                             f"and seeds={_validate.shown(seeds)}")
         seeds = (seed,)
     if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
         raise TypeError(f"seeds must be a sequence of seeds such as (0, 1); received "

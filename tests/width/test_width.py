@@ -156,6 +156,18 @@ def test_the_network_is_flax_with_optax_multi_transform():
         1 / math.sqrt(1024 * 1024 / 64), rel=0.05)
 
 
+def test_sweep_flags_and_overflow_read_as_inf():
+    sweep = lr_sweep("sp", widths=(8, 16), learning_rates=(0.01, 0.1), steps=3, seeds=(0,))
+    with pytest.raises(TypeError, match="test must be True or False; received 'yes'"):
+        sweep.mean_loss(test="yes")
+    with pytest.raises(TypeError, match="by_seed must be True or False; received None"):
+        sweep.best_log2_lr(by_seed=None)
+    # A linear stack at learning rate 10 under plain SGD overflows: inf, never NaN.
+    blown = coord_check("sp", widths=(64, 128), steps=50, optimizer="sgd", learning_rate=10,
+                        depth=8, activation="linear", base_width=8, batch=4)
+    assert not np.isnan(blown.delta).any() and np.isinf(blown.delta).any(), blown.delta
+
+
 def test_the_face_exports_the_chapter():
     assert initcourse.coord_check is coord_check and initcourse.lr_sweep is lr_sweep
     assert "mup" in initcourse.parametrization_table()
@@ -175,7 +187,15 @@ def test_the_face_exports_the_chapter():
     (lambda: coord_check("sp", learning_rate=0), ValueError, "learning_rate"),
     (lambda: coord_check("sp", activation="gelu"), ValueError, "activation must be one of"),
     (lambda: coord_check("sp", widths=(2048, 4096), steps=50, depth=8), ValueError,
-     "above the bound of 2,147,483,648"),
+     "above the bound of 268,435,456"),
+    (lambda: coord_check("sp", widths=(1024, 2048, 4096), steps=20, depth=4), ValueError,
+     "above the bound"),
+    (lambda: scales("mup", "adam", "x", 64), TypeError, "width must be a real number; received .x."),
+    (lambda: scales("mup", "adam", 0, 64), ValueError, "width must be >= 1; received 0"),
+    (lambda: scales("mup", "adam", 256, 10**400), ValueError, "base_width must be <="),
+    (lambda: scales("mup", "adam", 3.5, 64), ValueError, "width must be a whole number"),
+    (lambda: lr_sweep("sp", widths=(8, 16), seed=0, seeds=(0, 1, 2)), ValueError,
+     "seed or seeds, not both"),
     (lambda: coord_check("sp", seed=-1), ValueError, "seed"),
     (lambda: lr_sweep("sp", widths=(8, 16), learning_rates=()), ValueError, "1 to 24 rates"),
     (lambda: lr_sweep("sp", widths=(8, 16), learning_rates=0.1), TypeError,

@@ -131,6 +131,15 @@ def _inputs(inputs) -> tuple:
         if value.dtype.kind not in "biuf" and not jnp.issubdtype(value.dtype, jnp.floating):
             raise TypeError(f"inputs[{i}] must hold numbers; received an array of dtype "
                             f"{value.dtype}")
+        if value.size == 0:
+            raise ValueError(f"inputs[{i}] must not be empty (the audit measures statistics over "
+                             f"its entries); received shape {tuple(value.shape)}")
+        if value.dtype.kind == "f" or jnp.issubdtype(value.dtype, jnp.floating):
+            finite = np.isfinite(np.asarray(value, np.float64))
+            if not finite.all():
+                raise ValueError(f"inputs[{i}] must hold finite numbers (NaN or inf in the input "
+                                 f"would be measured as the model's fault); received "
+                                 f"{int((~finite).sum()):,} of {value.size:,} entries non-finite")
         checked.append(jnp.asarray(value))
     return tuple(checked)
 
@@ -257,7 +266,8 @@ def _layer_record(seen, stats, kernel_grad, probe_grads) -> LayerRecord:
         measured = lin2 / (w2 * x2)
     out_grad = None
     if seen.probe is not None and seen.probe < probe_grads.shape[0]:
-        out_grad = math.sqrt(max(float(probe_grads[seen.probe]), 0.0))
+        second = float(probe_grads[seen.probe])  # NaN or inf: the gradient overflowed
+        out_grad = math.sqrt(max(second, 0.0)) if math.isfinite(second) else math.inf
     return LayerRecord(
         path=seen.path, kind=seen.kind, category=seen.category, call=seen.call,
         param_path=join(seen.path, seen.kernel_name) if seen.kernel_name else "",

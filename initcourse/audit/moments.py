@@ -16,8 +16,10 @@ def _float64(value) -> np.ndarray:
 
 
 def std(value) -> float:
-    """The std over every element of ``value``."""
-    return float(np.std(_float64(value)))
+    """The std over every element of ``value``; ``inf`` if an element is not finite (an
+    overflow: NumPy's std of it would be NaN)."""
+    value = _float64(value)
+    return float(np.std(value)) if np.all(np.isfinite(value)) else float("inf")
 
 
 def layer(seen, arrays) -> dict[str, float | bool]:
@@ -42,13 +44,13 @@ def layer(seen, arrays) -> dict[str, float | bool]:
         y = arrays[slots["y"]]
         stats["output_finite"] = bool(np.all(np.isfinite(y)))
         y = _float64(y)
-        stats["output_std"] = float(np.std(y))
+        stats["output_std"] = std(y)
         if "kernel" in slots and seen.category == "linear":
             bias = arrays[slots["bias"]] if "bias" in slots else None
             stats["linear_second_moment"] = linear_part(y, bias)
     if "kernel" in slots:
         kernel = _float64(arrays[slots["kernel"]])
-        stats["kernel_std"] = float(np.std(kernel))
+        stats["kernel_std"] = std(kernel)
         stats["kernel_second_moment"] = float(np.mean(np.square(kernel)))
     return stats
 

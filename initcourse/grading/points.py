@@ -16,6 +16,7 @@ The rule, as the README states it to students:
 from __future__ import annotations
 
 import math
+import re
 
 #: The exercises by number: the function a notebook defines for each.
 EXERCISES = {1: "solve", 2: "lecun_normal_init", 3: "init_block"}
@@ -39,7 +40,7 @@ def parse_points(text: str | None, exercises=tuple(EXERCISES)) -> dict[int, floa
     for part in parts:
         key, sep, value = part.partition("=")
         key, value = key.strip(), value.strip()
-        if not sep or not key.isdigit() or int(key) not in EXERCISES:
+        if not sep or not re.fullmatch("[0-9]+", key) or int(key) not in EXERCISES:
             raise ValueError(f"--points: {part!r} must be EXERCISE=POINTS with EXERCISE 1, 2 or "
                              f"3 (like 1=10,2=10,3=10); received {text!r}")
         number = int(key)
@@ -67,7 +68,7 @@ def parse_exercises(text: str | None) -> tuple[int, ...]:
     numbers = []
     for part in str(text).split(","):
         part = part.strip()
-        if not part.isdigit() or int(part) not in EXERCISES:
+        if not re.fullmatch("[0-9]+", part) or int(part) not in EXERCISES:
             raise ValueError(f"--exercises must list exercise numbers from 1, 2, 3 (like 1,3); "
                              f"received {text!r}")
         if int(part) in numbers:

@@ -65,10 +65,21 @@ class Student:
         return getattr(self, column)
 
 
+#: The largest roster file read (a CSV of 100,000 students is about 10 MB).
+MAX_ROSTER_BYTES = 50 * 2**20
+
+
 def read_roster(path) -> list[Student]:
     """The students of the roster CSV at ``path`` (layout: this module's docstring)."""
     path = Path(path)
     try:
+        if path.exists() and not path.is_file():
+            raise RosterError(f"--roster {str(path)!r} is not a regular file (a folder, a device "
+                              f"or a pipe); it must be a CSV file")
+        if path.exists() and path.stat().st_size > MAX_ROSTER_BYTES:
+            raise RosterError(f"--roster {str(path)!r} has {path.stat().st_size:,} bytes, above "
+                              f"the bound of {MAX_ROSTER_BYTES:,} (a roster of 100,000 students "
+                              f"is about 10 MB)")
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise RosterError(f"--roster {str(path)!r}: no such file") from None
@@ -89,6 +100,10 @@ def read_roster(path) -> list[Student]:
     for number, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
             continue
+        if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
+            raise RosterError(f"--roster {str(path)!r}, row {number} has {len(row)} cells, its "
+                              f"header {len(header)} (a comma inside a name needs quotes); "
+                              f"row: {row!r}")
         values = {}
         for key, cell in zip(keys, row, strict=False):
             if key and key not in values:
@@ -97,6 +112,9 @@ def read_roster(path) -> list[Student]:
             continue
         if not values.get("id"):
             raise RosterError(f"--roster {str(path)!r}, row {number}: the id is empty "
+                              f"(row: {row!r})")
+        if not values.get("name"):
+            raise RosterError(f"--roster {str(path)!r}, row {number}: the name is empty "
                               f"(row: {row!r})")
         if values["id"] in seen:
             raise RosterError(f"--roster {str(path)!r}: id {values['id']!r} is on rows "

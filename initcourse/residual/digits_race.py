@@ -33,6 +33,10 @@ from initcourse.training.data import FEATURES, batch_order, digits
 
 SCHEMES = ("he", "scaled", "fixup", "rezero", "pre-ln")
 MAX_DEPTH, MAX_WIDTH, MAX_STEPS, MAX_RUNS = 100, 256, 5000, 64
+#: Bound on ``runs * steps * batch * depth * 2 * width**2`` (the blocks' multiply-adds): about
+#: 20 s here (notebook 12's race, 15 runs of 16 blocks at width 64 for 300 steps, is 7.5e10
+#: and takes 11.5 s once compiled).
+MAX_WORK = 2**37
 
 
 @dataclass(frozen=True)
@@ -124,23 +128,36 @@ def race(schemes=SCHEMES, *, depth=16, width=64, steps=300, seeds=(0, 1, 2), lea
     """Train one residual stack per scheme and seed (SGD with momentum 0.9) on the digits.
 
     Arguments:
-        schemes: names of :data:`SCHEMES`.
+        schemes: names of :data:`SCHEMES` (a non-empty sequence, or one name).
         depth: residual blocks, 1 to 100; width: units, 2 to 256.
         steps: SGD steps, 1 to 5000; seeds: the seeds of each scheme (draws and batches).
         learning_rate: in (0, 10].
     """
     if isinstance(schemes, str):
         schemes = (schemes,)
-    schemes = tuple(_validate.choice("schemes", s, SCHEMES) for s in schemes)
+    if not isinstance(schemes, (tuple, list)):
+        raise TypeError(f"schemes must be a sequence of names of {SCHEMES}; received "
+                        f"{_validate.shown(schemes)}")
+    if not schemes:
+        raise ValueError(f"schemes must name at least one of {SCHEMES}; received ()")
+    schemes = tuple(_validate.choice(f"schemes[{i}]", s, SCHEMES) for i, s in enumerate(schemes))
     depth = _validate.integral("depth", depth, minimum=1, maximum=MAX_DEPTH)
     width = _validate.integral("width", width, minimum=2, maximum=MAX_WIDTH)
     steps = _validate.integral("steps", steps, minimum=1, maximum=MAX_STEPS)
     batch = _validate.integral("batch", batch, minimum=1, maximum=1024)
-    seeds = tuple(_validate.seed(s, "seeds") for s in seeds)
+    if not isinstance(seeds, (tuple, list, range)):
+        raise TypeError(f"seeds must be a sequence of seeds such as (0, 1, 2); received "
+                        f"{_validate.shown(seeds)}")
+    seeds = tuple(_validate.seed(s, f"seeds[{i}]") for i, s in enumerate(seeds))
     if not seeds or len(seeds) * len(schemes) > MAX_RUNS:
         raise ValueError(f"seeds: between 1 and {MAX_RUNS // max(len(schemes), 1)} seeds for "
                          f"{len(schemes)} schemes; received {len(seeds)}")
     lr = _validate.positive_real("learning_rate", learning_rate, maximum=10.0)
+    work = len(seeds) * len(schemes) * steps * batch * depth * 2 * width**2
+    if work > MAX_WORK:
+        raise ValueError(f"this race would cost runs * steps * batch * depth * 2 * width^2 = "
+                         f"{work:,}, above the bound of {MAX_WORK:,} (about 20 s here): use fewer "
+                         f"seeds, schemes or steps, or a smaller network")
     data = digits()
     runs = [(scheme, seed) for scheme in schemes for seed in seeds]
     settings = {k: jnp.asarray([_settings(s, depth)[k] for s, _ in runs], jnp.float32)

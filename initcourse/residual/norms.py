@@ -21,6 +21,9 @@ from initcourse.activations import ACTIVATIONS, FUNCTIONS
 
 NORMS = ("none", "layer", "batch")
 EPSILON = 1e-5
+#: Bounds on ``depth * width**2`` (the kernels) and ``depth * batch * width`` (the
+#: activations the backward pass keeps): 256 MiB of float32 each at most.
+MAX_WEIGHTS = MAX_ACTIVATIONS = 2**26
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,12 @@ def norm_stats(scale, *, norm="layer", depth=10, width=256, activation="relu", b
     Arguments:
         scale: the factor on He-normal's std, in (0, 1000].
         norm: ``"none"``, ``"layer"`` (LayerNorm) or ``"batch"`` (BatchNorm, batch statistics).
-        depth: layers, 1 to 200; width: units, 2 to 2048; batch: rows, 2 to 4096.
+        depth: layers, 1 to 200; width: units, 2 to 2048; batch: rows, 2 to 4096;
+            ``depth * width**2`` and ``depth * batch * width`` at most 2**26 each (refused
+            before any work).
+
+    A layer whose signal overflowed reads ``inf`` from there on (never NaN), and so do the
+    gradients that overflowed.
     """
     scale = _validate.positive_real("scale", scale, maximum=1e3)
     kind = NORMS.index(_validate.choice("norm", norm, NORMS))
@@ -79,6 +87,15 @@ def norm_stats(scale, *, norm="layer", depth=10, width=256, activation="relu", b
     width = _validate.integral("width", width, minimum=2, maximum=2048)
     batch = _validate.integral("batch", batch, minimum=2, maximum=4096)
     activation = _validate.choice("activation", activation, ACTIVATIONS)
+    for name, size, bound in (("depth * width**2", depth * width**2, MAX_WEIGHTS),
+                              ("depth * batch * width", depth * batch * width, MAX_ACTIVATIONS)):
+        if size > bound:
+            raise ValueError(f"{name} = {size:,} floats, above the bound of {bound:,} (256 MiB): "
+                             f"use a smaller depth, width or batch")
     out = _run(jax.random.PRNGKey(_validate.seed(seed)), jnp.float32(scale), jnp.int32(kind),
                depth=depth, width=width, batch=batch, act=activation)
-    return NormStats(*(np.asarray(a, np.float64) for a in out))
+    forward, grad, ratio = (np.asarray(a, np.float64) for a in out)
+    gone = np.maximum.accumulate(~np.isfinite(forward))  # inf - inf gives NaN past an overflow
+    forward[gone] = np.inf
+    grad[np.isnan(grad)], ratio[np.isnan(ratio)] = np.inf, np.inf
+    return NormStats(forward, grad, ratio)

@@ -34,6 +34,10 @@ SCHEMES = ("gpt2", "gpt2-unscaled", "zero-branch", "flax")
 GPT_SCHEMES = SCHEMES  # the name the room's face gives them (its race has SCHEMES of its own)
 GPT2_STD = 0.02
 MAX_LAYERS, MAX_D_MODEL, MAX_VOCAB = 48, 512, 65_536
+#: Bound on attention_entropy's draws (float64: 256 MiB for the keys).
+MAX_DRAWS = 2**25
+#: Bound on the GPT's weights: its init, drawn eagerly, stays within a few seconds here.
+MAX_WEIGHTS = 2**23
 
 
 def initializers(scheme: str, n_layer: int) -> dict:
@@ -109,8 +113,16 @@ class GPT(nn.Module):
     scheme: str = "gpt2"
     scaled: bool = True
 
+    def __post_init__(self):
+        # Checked when the model is built, so that a wrong size is named here rather than
+        # surfacing as a shape error deep inside a Dense layer.
+        _check(self.vocab, self.n_layer, self.n_head, self.d_model, self.block_size, self.scheme)
+        _validate.flag("scaled", self.scaled)
+        super().__post_init__()
+
     @nn.compact
     def __call__(self, tokens):
+        _check_tokens(tokens, self.vocab, self.block_size)
         inits = initializers(self.scheme, self.n_layer)
         wte = nn.Embed(self.vocab, self.d_model, embedding_init=inits["embed"], name="wte")
         wpe = nn.Embed(self.block_size, self.d_model, embedding_init=inits["embed"], name="wpe")
@@ -123,6 +135,23 @@ class GPT(nn.Module):
         return wte.attend(x), jnp.stack(stream)
 
 
+def _check_tokens(tokens, vocab: int, block_size: int) -> None:
+    """``tokens``: a (batch, steps) integer array, steps <= block_size, ids in [0, vocab)
+    (the ids are read only when they are concrete, not under ``jit``)."""
+    shape, dtype = getattr(tokens, "shape", None), getattr(tokens, "dtype", None)
+    if shape is None or len(shape) != 2 or not jnp.issubdtype(dtype, jnp.integer):
+        raise TypeError(f"tokens must be a (batch, steps) array of integer token ids; received "
+                        f"{_validate.shown(tokens)}")
+    if not 1 <= shape[1] <= block_size:
+        raise ValueError(f"tokens must hold 1 to block_size={block_size} steps; received shape "
+                         f"{tuple(shape)}")
+    if not isinstance(tokens, jax.core.Tracer) and shape[0] * shape[1]:
+        low, high = int(jnp.min(tokens)), int(jnp.max(tokens))
+        if low < 0 or high >= vocab:
+            raise ValueError(f"tokens must be ids in [0, vocab={vocab}); received ids from {low} "
+                             f"to {high}")
+
+
 def _check(vocab, n_layer, n_head, d_model, block_size, scheme):
     vocab = _validate.integral("vocab", vocab, minimum=2, maximum=MAX_VOCAB)
     n_layer = _validate.integral("n_layer", n_layer, minimum=1, maximum=MAX_LAYERS)
@@ -133,6 +162,12 @@ def _check(vocab, n_layer, n_head, d_model, block_size, scheme):
                          f"n_head={n_head}")
     block_size = _validate.integral("block_size", block_size, minimum=1, maximum=1024)
     scheme = _validate.choice("scheme", scheme, SCHEMES)
+    weights = 12 * n_layer * d_model**2 + (vocab + block_size) * d_model
+    if weights > MAX_WEIGHTS:
+        raise ValueError(f"this GPT would have about {weights:,} weights (12 n_layer d_model^2 + "
+                         f"(vocab + block_size) d_model), above the bound of {MAX_WEIGHTS:,} (its "
+                         f"init, drawn op by op, takes a few seconds there): use fewer layers or a "
+                         f"smaller d_model")
     return vocab, n_layer, n_head, d_model, block_size, scheme
 
 
@@ -183,7 +218,8 @@ def gpt_at_init(scheme="gpt2", *, n_layer=12, d_model=64, n_head=4, vocab=256, b
         vocab, n_layer, n_head, d_model, block_size, scheme)
     batch = _validate.integral("batch", batch, minimum=1, maximum=256)
     seed = _validate.seed(seed)
-    inits, measure = _programs(vocab, n_layer, n_head, d_model, block_size, bool(scaled))
+    scaled = _validate.flag("scaled", scaled)
+    inits, measure = _programs(vocab, n_layer, n_head, d_model, block_size, scaled)
     rng = np.random.default_rng(seed)
     tokens = jnp.asarray(rng.integers(0, vocab, (batch, block_size)), jnp.int32)
     targets = jnp.asarray(rng.integers(0, vocab, (batch, block_size)), jnp.int32)
@@ -202,6 +238,11 @@ def attention_entropy(d_k, *, steps=64, q_std=1.0, scaled=True, seed=0, batch=25
     steps = _validate.integral("steps", steps, minimum=2, maximum=4096)
     q_std = _validate.positive_real("q_std", q_std, maximum=1e3)
     batch = _validate.integral("batch", batch, minimum=1, maximum=4096)
+    scaled = _validate.flag("scaled", scaled)
+    if batch * steps * d_k > MAX_DRAWS:
+        raise ValueError(f"batch * steps * d_k = {batch * steps * d_k:,} normal draws, above the "
+                         f"bound of {MAX_DRAWS:,} (about a second here): use a smaller batch, "
+                         f"fewer steps or a smaller d_k")
     rng = np.random.default_rng(_validate.seed(seed))
     q = rng.normal(0, q_std, (batch, 1, d_k))
     k = rng.normal(0, q_std, (batch, steps, d_k))

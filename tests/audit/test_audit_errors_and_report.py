@@ -61,3 +61,34 @@ def test_the_room_is_callable_as_the_function():
 
     report = room(nn.Dense(4), jax.numpy.ones((8, 4)))
     assert isinstance(report, AuditReport) and report.layers[0].kind == "Dense"
+
+
+def test_empty_or_non_finite_inputs_are_refused():
+    import jax.numpy as jnp
+
+    model = nn.Dense(4)
+    with pytest.raises(ValueError, match=r"inputs\[0\] must not be empty.*shape \(0, 8\)"):
+        audit(model, jnp.ones((0, 8)))
+    for bad in (jnp.nan, jnp.inf):
+        with pytest.raises(ValueError, match=r"inputs\[0\] must hold finite numbers.*32 of 32"):
+            audit(model, jnp.full((4, 8), bad))
+
+
+def test_an_exploding_model_reads_inf_never_nan():
+    """60 Dense layers drawn with std 10 overflow float32: the measured columns say inf."""
+    import math
+
+    import jax.numpy as jnp
+
+    class Boom(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            for _ in range(60):
+                x = nn.Dense(16, kernel_init=nn.initializers.normal(10.0))(x)
+            return x
+
+    report = audit(Boom(), jnp.ones((4, 16)))
+    values = [v for layer in report.layers for v in (layer.output_std, layer.grad_std,
+                                                      layer.output_grad_std) if v is not None]
+    assert not any(math.isnan(v) for v in values)
+    assert math.isinf(report.layers[-1].output_std) and "exploding" in report.codes

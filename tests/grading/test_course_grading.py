@@ -292,3 +292,31 @@ def test_the_autograder_zip_holds_gradescope_s_files(tmp_path):
         subprocess.run(["bash", "-n", str(tmp_path / "source" / script)], check=True)
     setup = (tmp_path / "source" / "setup.sh").read_text()
     assert '-c "$SOURCE/course/constraints.txt" "$SOURCE/course"' in setup
+
+
+def test_a_roster_that_is_not_a_csv_file_or_is_ragged_is_refused(tmp_path):
+    """A device, a folder, a row with more cells than the header (an unquoted comma) or
+    without a name: each named with its row, never read endlessly or half-filled."""
+    with pytest.raises(roster.RosterError, match="is not a regular file"):
+        roster.read_roster("/dev/zero")
+    with pytest.raises(roster.RosterError, match="is not a regular file"):
+        roster.read_roster(tmp_path)
+    path = tmp_path / "roster.csv"
+    path.write_text("id,name\n1,Ann,extra,more\n")
+    with pytest.raises(roster.RosterError, match="row 2 has 4 cells, its header 2"):
+        roster.read_roster(path)
+    path.write_text("id,name\n1,Ann\n2\n")
+    with pytest.raises(roster.RosterError, match="row 3: the name is empty"):
+        roster.read_roster(path)
+
+
+@pytest.mark.parametrize("text", ["²=5", "١=5", "1²=5"])
+def test_points_take_ascii_exercise_numbers_only(text):
+    with pytest.raises(ValueError, match="--points: .* must be EXERCISE=POINTS"):
+        points.parse_points(text, (1, 2, 3))
+
+
+@pytest.mark.parametrize("text", ["²", "١", "1,²"])
+def test_exercises_take_ascii_numbers_only(text):
+    with pytest.raises(ValueError, match="--exercises must list exercise numbers"):
+        points.parse_exercises(text)

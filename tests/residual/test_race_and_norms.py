@@ -23,7 +23,7 @@ def test_a_short_race_separates_plain_he_from_the_fixes(compiles):
 
 
 def test_race_arguments_are_checked():
-    with pytest.raises(ValueError, match="schemes must be one of"):
+    with pytest.raises(ValueError, match=r"schemes\[1\] must be one of"):
         race(("he", "skipinit"))
     with pytest.raises(ValueError, match="seeds: between 1 and"):
         race(seeds=())

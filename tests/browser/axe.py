@@ -6,6 +6,7 @@ application around it (JupyterLab's or Voilà's own interface)."""
 from __future__ import annotations
 
 import collections
+import time
 
 from .conftest import ARTIFACTS, REPO
 
@@ -44,6 +45,7 @@ def audit(page, where: str, known=()):
     dropped)."""
     if not AXE.exists():
         raise FileNotFoundError(f"{AXE} is missing: run `npm ci` (package.json pins axe-core)")
+    start = time.perf_counter()
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE))
     course, owner, course_minor = [], collections.Counter(), collections.Counter()
@@ -67,7 +69,10 @@ def audit(page, where: str, known=()):
     with open(ARTIFACTS / f"axe-{where.split(':')[0]}.txt", "a", encoding="utf-8") as handle:
         handle.write(f"{where}: application's own: {dict(sorted(owner.items()))}; course's "
                      f"moderate/minor: {dict(sorted(course_minor.items()))}\n")
-    print(f"axe {where}: application's own findings by rule (nodes): "
+    seconds = time.perf_counter() - start
+    with open(ARTIFACTS / "axe-seconds.txt", "a", encoding="utf-8") as handle:
+        handle.write(f"{where}\t{seconds:.2f}\n")
+    print(f"axe {where} ({seconds:.1f} s): application's own findings by rule (nodes): "
           f"{dict(sorted(owner.items()))}; the course's moderate/minor: "
           f"{dict(sorted(course_minor.items()))}")
     return course, owner

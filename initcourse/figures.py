@@ -214,7 +214,7 @@ def distinguish(fig) -> int:
         lines = [line for line in ax.get_lines() if not line.get_label().startswith("_")
                  and np.size(line.get_ydata()) > 1]
         used = {(line.get_linestyle(), str(line.get_marker())) for line in ax.get_lines()}
-        seen = set()
+        seen, restyled = set(), {}
         for line in lines:
             kind = (line.get_linestyle(), str(line.get_marker()))
             if kind in seen:
@@ -224,10 +224,16 @@ def distinguish(fig) -> int:
                 line.set_linestyle(kind[0])
                 line.set_marker(kind[1])
                 used.add(kind)
-                changed += 1
+                restyled[line.get_label()] = kind
             seen.add(kind)
-        if changed and ax.get_legend() is not None:
-            ax.legend(loc=ax.get_legend()._loc)
+        legend = ax.get_legend()
+        if restyled and legend is not None:  # its entries are copies: restyle them too
+            for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=False):
+                kind = restyled.get(text.get_text())
+                if kind is not None and hasattr(handle, "set_marker"):
+                    handle.set_linestyle(kind[0])
+                    handle.set_marker(kind[1])
+        changed += len(restyled)
     return changed
 
 

@@ -276,3 +276,6 @@ def test_show_tells_lines_apart_without_colour(monkeypatch):
     assert [(k.get_linestyle(), str(k.get_marker())) for k in kept] == [
         ("--", "None"), ("-", "None"), ("-", "None")]
     assert shown and "run 0" in shown[0]["metadata"]["image/png"]["alt"]
+    legend = {t.get_text(): (h.get_linestyle(), str(h.get_marker()))
+              for h, t in zip(ax.get_legend().legend_handles, ax.get_legend().get_texts(), strict=True)}
+    assert legend == {line.get_label(): (line.get_linestyle(), str(line.get_marker())) for line in lines}

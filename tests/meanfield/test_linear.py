@@ -58,3 +58,18 @@ def test_bad_arguments_are_named():
         linear.linear_learning((2,), width=4, outputs=5)
     with pytest.raises(ValueError, match="criterion"):
         linear.linear_learning((2,), criterion=2.0)
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: linear.linear_learning(5), TypeError,
+     "depths must be a non-empty sequence of whole numbers; received 5"),
+    (lambda: linear.linear_learning(()), TypeError, "depths must be a non-empty sequence"),
+    (lambda: linear.linear_learning((2, 0)), ValueError, r"depths\[1\] must be >= 1"),
+    (lambda: linear.linear_learning((2,), seeds=None), TypeError, "seeds must be a non-empty sequence"),
+    (lambda: linear.linear_learning((2,), seeds=(0, -1)), ValueError, r"seeds\[1\]"),
+    (lambda: linear.linear_learning((200,), width=64, steps=20_000), ValueError,
+     "above the bound of 8,589,934,592"),
+])
+def test_arguments_and_cost_are_checked_before_any_work(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
